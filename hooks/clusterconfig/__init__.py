@@ -1,0 +1,1 @@
+"""The AIMClusterConfig controller and config resolution."""

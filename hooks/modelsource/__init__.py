@@ -1,0 +1,1 @@
+"""The AIMClusterModelSource controller: spec, filters, versions, plan, naming, status, controller."""
