@@ -1,1 +1,1 @@
-"""aim-model-source-hooks: Metacontroller hooks that keep AIMClusterModels in step with container registries."""
+"""aim-model-source-hooks: Metacontroller hooks keeping AIMClusterModels in step with registries."""

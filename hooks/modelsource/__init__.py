@@ -1,1 +1,4 @@
-"""The AIMClusterModelSource controller: spec, filters, versions, plan, naming, status, controller."""
+"""The AIMClusterModelSource controller and its pure core.
+
+spec, filters, versions, naming, plan, status and schedule decide; controller joins them.
+"""

@@ -1,1 +1,4 @@
-"""Registry clients: credentials, auth, OCI distribution, Docker Hub, ghcr.io, and the scanner. Knows nothing of Flask or Metacontroller."""
+"""Registry clients: credentials, auth, OCI distribution, Docker Hub, ghcr.io, the scanner.
+
+They know nothing of Flask, Metacontroller or our CRDs.
+"""

@@ -1,1 +1,1 @@
-"""Test-only servers: a real distribution registry, a token server, a fault proxy, API look-alikes."""
+"""Test-only servers: a real registry, a token server, a fault proxy, API look-alikes."""

@@ -1,0 +1,201 @@
+"""The one place registry HTTP happens: capped reads, error mapping, Link and Retry-After.
+
+Every client (OCI distribution, Docker Hub, GitHub) sends through `send`, so the size cap, the
+timeout handling and the translation of failures into `RegistryError`s with actionable messages
+are written once. Messages name the host and what we were doing, never a header value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from hooks.registry.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    NotFoundError,
+    ProtocolError,
+    RateLimitedError,
+    RegistryError,
+    TLSError,
+    UnavailableError,
+)
+
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+
+_LINK_PART = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
+_REL_NEXT = re.compile(r';\s*rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A fully read, size-capped response."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: httpx.URL
+
+    def json(self, what: str) -> object:
+        """The body as JSON, or a ProtocolError that says which call answered garbage."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise ProtocolError(
+                f"{what}: {authority(self.url)} answered with a body that is not JSON",
+                status=self.status,
+            ) from None
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    what: str,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    data: dict[str, str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Response:
+    """Send one request and read at most `max_bytes` of the answer.
+
+    Transport failures become `RegistryError`s here; HTTP error statuses are returned as they
+    are, because only the caller knows whether a 401 means "get a token" or "bad credentials".
+    """
+    target = httpx.URL(url)
+    host = authority(target)
+    try:
+        async with client.stream(method, target, headers=headers, params=params, data=data) as resp:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ProtocolError(
+                        f"{what}: {host} sent more than {max_bytes} bytes; stopped reading"
+                    )
+                chunks.append(chunk)
+            return Response(resp.status_code, resp.headers, b"".join(chunks), resp.url)
+    except RegistryError:
+        raise
+    except httpx.TimeoutException:
+        raise UnavailableError(f"{what}: {host} did not answer in time") from None
+    except httpx.ConnectError as exc:
+        if _is_tls_failure(exc):
+            raise TLSError(
+                f"{what}: TLS handshake with {host} failed (certificate not trusted? "
+                "set AIM_CA_BUNDLE to the registry's CA)"
+            ) from None
+        raise UnavailableError(f"{what}: cannot connect to {host}") from None
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+        raise UnavailableError(f"{what}: connection to {host} was dropped") from None
+    except httpx.HTTPError as exc:
+        raise UnavailableError(f"{what}: {host}: {type(exc).__name__}") from None
+
+
+def authority(url: httpx.URL) -> str:
+    """`host[:port]` of a URL for messages: two registries on one host differ by port."""
+    return url.netloc.decode("ascii")
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    """httpx wraps ssl errors in ConnectError; look down the cause chain for one."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc)
+
+
+def error_codes(response: Response) -> list[str]:
+    """The `code`s of an OCI error envelope (`{"errors":[{"code":...}]}`), empty if none."""
+    try:
+        doc = json.loads(response.body)
+    except ValueError:
+        return []
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [
+        str(e["code"]) for e in errors if isinstance(e, dict) and isinstance(e.get("code"), str)
+    ]
+
+
+def raise_for_status(
+    response: Response, what: str, *, now: datetime | None = None, where: str | None = None
+) -> None:
+    """Turn an HTTP error status into the RegistryError a user can act on; 2xx passes.
+
+    `where` names the server in the message (e.g. "token service at auth.example.com");
+    by default it is the host[:port] that answered.
+    """
+    status = response.status
+    if 200 <= status < 300:
+        return
+    host = where or authority(response.url)
+    codes = error_codes(response)
+    detail = f" ({', '.join(codes)})" if codes else ""
+    if status == 401:
+        raise AuthenticationError(
+            f"{what}: {host} refused the credentials (401{detail}); check imagePullSecrets",
+            status=status,
+        )
+    if status == 403 or "DENIED" in codes:
+        raise AccessDeniedError(
+            f"{what}: access denied by {host} (403{detail}); the credentials lack pull access",
+            status=status,
+        )
+    if status == 404:
+        raise NotFoundError(f"{what}: not found on {host} (404{detail})", status=status)
+    if status == 429 or "TOOMANYREQUESTS" in codes:
+        retry_after = retry_after_seconds(response.headers, now or datetime.now(UTC))
+        hint = f"; retry after {retry_after:g}s" if retry_after is not None else ""
+        raise RateLimitedError(
+            f"{what}: rate limited by {host} (429){hint}", retry_after=retry_after
+        )
+    if status >= 500:
+        raise UnavailableError(f"{what}: {host} failed with {status}{detail}", status=status)
+    raise ProtocolError(f"{what}: {host} answered {status}{detail}", status=status)
+
+
+def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
+    """Seconds to wait, from `Retry-After` (seconds or HTTP-date) or Hub's `X-Retry-After`."""
+    value = headers.get("retry-after")
+    if value is not None:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - now).total_seconds())
+    epoch = headers.get("x-retry-after")
+    if epoch is not None and epoch.strip().isdigit():
+        return max(0.0, float(epoch) - now.timestamp())
+    return None
+
+
+def next_link(headers: httpx.Headers, request_url: httpx.URL) -> httpx.URL | None:
+    """The `rel="next"` target of a Link header, resolved against the URL that was requested.
+
+    Registries send relative links (distribution) or absolute ones (GitHub); resolving against
+    the request URL keeps a non-default port that some registries drop (Nexus).
+    """
+    for header in headers.get_list("link"):
+        for match in _LINK_PART.finditer(header):
+            target, params = match.group(1), match.group(2)
+            rels = {rel.lower() for m in _REL_NEXT.finditer(params) for rel in m.group(1).split()}
+            if "next" in rels:
+                return request_url.join(target)
+    return None
