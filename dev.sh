@@ -60,8 +60,8 @@ case "${1:-}" in
         shift
         ensure_python test "-dev"
         ensure_test_tools
-        "$VENV/bin/ruff" check hooks tests bench
-        "$VENV/bin/ruff" format --check hooks tests bench
+        "$VENV/bin/ruff" check .
+        "$VENV/bin/ruff" format --check .
         "$VENV/bin/mypy" hooks
         exec "$PY" -m pytest "$@"
         ;;
