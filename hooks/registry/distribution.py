@@ -18,14 +18,22 @@ import httpx
 
 from hooks.registry.auth import CATALOG_SCOPE, RegistryAuth, repository_scope
 from hooks.registry.config import RegistrySettings
-from hooks.registry.dockerhub import PageTrail
 from hooks.registry.errors import (
     AccessDeniedError,
+    AuthenticationError,
     NotFoundError,
     ProtocolError,
     UnsupportedError,
 )
-from hooks.registry.transport import Response, error_codes, next_link, raise_for_status, send
+from hooks.registry.transport import (
+    PageTrail,
+    Response,
+    authority,
+    error_codes,
+    next_link,
+    raise_for_status,
+    send,
+)
 
 # Without an explicit Accept, distribution 404s OCI manifests and down-converts Docker schema2 to
 # schema1 with another digest (RECIPE §4).
@@ -223,6 +231,12 @@ class DistributionClient:
     def _raise_for_status(self, response: Response, repository: str | None, what: str) -> None:
         if response.status == 401 and self._is_own(response.url):
             raise self._auth.refusal(response, repository, what)
+        if response.status == 401:
+            raise AuthenticationError(
+                f"{what}: {self.registry} redirected to {authority(response.url)}, which asks "
+                "for credentials; they are never sent to another host",
+                status=401,
+            )
         raise_for_status(response, what, now=datetime.fromtimestamp(self._clock(), UTC))
 
     def _raise_for_catalog(self, response: Response, what: str) -> None:

@@ -21,53 +21,15 @@ from hooks.registry.errors import (
     AuthenticationError,
     NotFoundError,
     ProtocolError,
-    UnavailableError,
     UnsupportedError,
 )
-from hooks.registry.transport import Response, raise_for_status, send
+from hooks.registry.transport import PageTrail, Response, raise_for_status, send
 
 PAGE_SIZE = 100  # the documented maximum of `page_size`
 # The Hub documents its JWT as valid for 10 minutes; renewing a minute early keeps a slow page
 # from being sent with a token that expires on the way.
 TOKEN_LIFETIME = timedelta(minutes=10)
 TOKEN_SKEW = timedelta(minutes=1)
-
-
-class PageTrail:
-    """The pages one listing has read: it stays on one origin, stops at the cap, refuses loops.
-
-    REST APIs hand out absolute next-page URLs; following one to another host would carry our
-    credentials there, and a server that repeats itself would keep a scan busy until its deadline.
-    """
-
-    def __init__(self, first: httpx.URL, *, max_pages: int, what: str) -> None:
-        self._origin = (first.scheme, first.host, first.port)
-        self._seen = {str(first)}
-        self._max_pages = max_pages
-        self._what = what
-        self.pages = 0
-
-    def follow(self, target: httpx.URL | None) -> httpx.URL | None:
-        """Count the page just read; return the next page to fetch, or None when the list ended."""
-        self.pages += 1
-        if target is None:
-            return None
-        if (target.scheme, target.host, target.port) != self._origin:
-            raise ProtocolError(
-                f"{self._what}: the next page is on another host ({target.host}); "
-                "refusing to follow it there"
-            )
-        if self.pages >= self._max_pages:
-            raise ProtocolError(
-                f"{self._what}: more than {self._max_pages} pages (the page cap); "
-                "the list is incomplete"
-            )
-        if str(target) in self._seen:
-            raise ProtocolError(
-                f"{self._what}: the next-page links loop back to a page already read"
-            )
-        self._seen.add(str(target))
-        return target
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,17 +134,15 @@ class DockerHubClient:
             )
         self.request_count += 1
         self.token_request_count += 1
-        # transport.send has no JSON body yet and the Hub documents only JSON here, so this one
-        # request goes through httpx directly; its failures map to the same error classes.
-        try:
-            answer = await self._client.post(
-                url,
-                json={"identifier": username, "secret": secret},
-                headers={"Accept": "application/json"},
-            )
-        except httpx.HTTPError:
-            raise UnavailableError(f"{what}: cannot reach {url.host}") from None
-        response = Response(answer.status_code, answer.headers, answer.content, answer.url)
+        response = await send(
+            self._client,
+            "POST",
+            url,
+            what=what,
+            headers={"Accept": "application/json"},
+            json={"identifier": username, "secret": secret},
+            max_bytes=self._settings.max_response_bytes,
+        )
         if response.status == 401:
             raise AuthenticationError(
                 f'Docker Hub refused the credentials of "{username}" (401); check the docker.io '

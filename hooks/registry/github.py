@@ -17,7 +17,6 @@ from urllib.parse import quote
 import httpx
 
 from hooks.registry.config import RegistrySettings
-from hooks.registry.dockerhub import PageTrail
 from hooks.registry.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -27,6 +26,7 @@ from hooks.registry.errors import (
     UnsupportedError,
 )
 from hooks.registry.transport import (
+    PageTrail,
     Response,
     next_link,
     raise_for_status,

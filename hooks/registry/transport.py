@@ -1,4 +1,4 @@
-"""The one place registry HTTP happens: capped reads, error mapping, Link and Retry-After.
+"""The one place registry HTTP happens: capped reads, error mapping, Link, Retry-After, paging.
 
 Every client (OCI distribution, Docker Hub, GitHub) sends through `send`, so the size cap, the
 timeout handling and the translation of failures into `RegistryError`s with actionable messages
@@ -62,17 +62,21 @@ async def send(
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
     data: dict[str, str] | None = None,
+    json: object | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Response:
     """Send one request and read at most `max_bytes` of the answer.
 
-    Transport failures become `RegistryError`s here; HTTP error statuses are returned as they
-    are, because only the caller knows whether a 401 means "get a token" or "bad credentials".
+    The body is a form (`data`) or a JSON document (`json`). Transport failures become
+    `RegistryError`s here; HTTP error statuses are returned as they are, because only the
+    caller knows whether a 401 means "get a token" or "bad credentials".
     """
     target = httpx.URL(url)
     host = authority(target)
     try:
-        async with client.stream(method, target, headers=headers, params=params, data=data) as resp:
+        async with client.stream(
+            method, target, headers=headers, params=params, data=data, json=json
+        ) as resp:
             chunks: list[bytes] = []
             size = 0
             async for chunk in resp.aiter_bytes():
@@ -199,3 +203,40 @@ def next_link(headers: httpx.Headers, request_url: httpx.URL) -> httpx.URL | Non
             if "next" in rels:
                 return request_url.join(target)
     return None
+
+
+class PageTrail:
+    """The pages one listing has read: it stays on one origin, stops at the cap, refuses loops.
+
+    REST APIs hand out absolute next-page URLs; following one to another host would carry our
+    credentials there, and a server that repeats itself would keep a scan busy until its deadline.
+    """
+
+    def __init__(self, first: httpx.URL, *, max_pages: int, what: str) -> None:
+        self._origin = (first.scheme, first.host, first.port)
+        self._seen = {str(first)}
+        self._max_pages = max_pages
+        self._what = what
+        self.pages = 0
+
+    def follow(self, target: httpx.URL | None) -> httpx.URL | None:
+        """Count the page just read; return the next page to fetch, or None when the list ended."""
+        self.pages += 1
+        if target is None:
+            return None
+        if (target.scheme, target.host, target.port) != self._origin:
+            raise ProtocolError(
+                f"{self._what}: the next page is on another host ({target.host}); "
+                "refusing to follow it there"
+            )
+        if self.pages >= self._max_pages:
+            raise ProtocolError(
+                f"{self._what}: more than {self._max_pages} pages (the page cap); "
+                "the list is incomplete"
+            )
+        if str(target) in self._seen:
+            raise ProtocolError(
+                f"{self._what}: the next-page links loop back to a page already read"
+            )
+        self._seen.add(str(target))
+        return target

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from tests.harness.dockerhub_api import ApiServer, RecordedRequest, Reply, load_fixture
+from tests.harness.apiserver import ApiServer, RecordedRequest, Reply, load_fixture
 
 GITHUB_FIXTURES = "registry/api-fixtures/github"
 RATE_LIMIT = 5000

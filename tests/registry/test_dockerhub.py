@@ -22,7 +22,8 @@ from hooks.registry.errors import (
     RegistryError,
     UnsupportedError,
 )
-from tests.harness.dockerhub_api import DockerHubApi, Reply
+from tests.harness.apiserver import Reply
+from tests.harness.dockerhub_api import DockerHubApi
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from hooks.registry.errors import (
     UnsupportedError,
 )
 from hooks.registry.github import GitHubPackagesClient
-from tests.harness.dockerhub_api import Reply
+from tests.harness.apiserver import Reply
 from tests.harness.github_api import GitHubApi
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
