@@ -1,0 +1,151 @@
+"""The AIMClusterConfig controller: no children, a status that says what is wrong with the config.
+
+It checks what the config points at: each pull secret exists in the operator namespace, is of
+type `kubernetes.io/dockerconfigjson` and parses; the storage class exists. Ready, or Degraded
+with one condition per referenced object that has a problem (DECISIONS §7).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hooks.conditions import Condition, render_conditions
+from hooks.metacontroller import (
+    CustomizeRequest,
+    CustomizeResponse,
+    RelatedRule,
+    SyncRequest,
+    SyncResponse,
+)
+from hooks.registry.credentials import keychain_from_secrets
+
+SECRET_KEY = "Secret.v1"
+STORAGE_CLASS_KEY = "StorageClass.storage.k8s.io/v1"
+DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
+# A Secret's name is a DNS subdomain; only such a name makes `PullSecret-{name}` a valid type.
+_SECRET_NAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*", re.ASCII
+)
+
+
+@dataclass(frozen=True)
+class ConfigRefs:
+    """What a config's spec points at, read leniently: a malformed field references nothing."""
+
+    secrets: tuple[str, ...]
+    storage_class: str | None
+
+
+def config_refs(spec: object) -> ConfigRefs:
+    """The secret names and storage class of an AIMClusterConfig spec."""
+    raw = spec if isinstance(spec, Mapping) else {}
+    names: list[str] = []
+    pull = raw.get("imagePullSecrets")
+    if isinstance(pull, list):
+        for ref in pull:
+            name = ref.get("name") if isinstance(ref, Mapping) else None
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+    caching = raw.get("caching")
+    storage = caching.get("storageClassName") if isinstance(caching, Mapping) else None
+    return ConfigRefs(tuple(names), storage if isinstance(storage, str) and storage else None)
+
+
+def customize_config(request: CustomizeRequest, operator_namespace: str) -> CustomizeResponse:
+    """The config's pull secrets (in the operator namespace) and its storage class."""
+    refs = config_refs(request.parent.spec)
+    rules = []
+    if refs.secrets:
+        rules.append(RelatedRule("v1", "secrets", refs.secrets, namespace=operator_namespace))
+    if refs.storage_class:
+        rules.append(RelatedRule("storage.k8s.io/v1", "storageclasses", (refs.storage_class,)))
+    return CustomizeResponse(rules)
+
+
+def _secret_condition(name: str, secret: Mapping[str, Any] | None, namespace: str) -> Condition:
+    kind = f"PullSecret-{name}"
+    if secret is None:
+        return Condition(
+            kind, "False", "NotFound", f'secret "{name}" not found in namespace {namespace}'
+        )
+    secret_type = secret.get("type")
+    if secret_type != DOCKERCONFIGJSON:
+        return Condition(
+            kind,
+            "False",
+            "WrongType",
+            f'secret "{name}" has type {secret_type!r}, expected {DOCKERCONFIGJSON}',
+        )
+    _, problems = keychain_from_secrets([(name, secret)])
+    if problems:
+        return Condition(kind, "False", "Unparsable", "; ".join(str(p) for p in problems))
+    return Condition(kind, "True", "Valid", f'secret "{name}" is a valid {DOCKERCONFIGJSON}')
+
+
+def _invalid_names_condition(names: list[str]) -> Condition:
+    """One condition for the names no Secret can have (the CRD allows any string there).
+
+    They cannot be reported as `PullSecret-{name}`: that would not be a valid condition type, and
+    the API server would reject the whole status.
+    """
+    return Condition(
+        "PullSecretNames",
+        "False",
+        "InvalidName",
+        "; ".join(
+            f"secret name {json.dumps(name)} is not a valid Secret name (lower-case letters, "
+            "digits, '-' and '.'), so no such secret can exist"
+            for name in names
+        ),
+    )
+
+
+def sync_config(request: SyncRequest, *, now: datetime, operator_namespace: str) -> SyncResponse:
+    """Ready when everything the config references is usable, Degraded otherwise."""
+    refs = config_refs(request.parent.spec)
+    checks = [
+        _secret_condition(
+            name, request.related_object(SECRET_KEY, operator_namespace, name), operator_namespace
+        )
+        for name in refs.secrets
+        if _SECRET_NAME.fullmatch(name)
+    ]
+    invalid = [name for name in refs.secrets if not _SECRET_NAME.fullmatch(name)]
+    if invalid:
+        checks.append(_invalid_names_condition(invalid))
+    if refs.storage_class:
+        found = request.related_object(STORAGE_CLASS_KEY, "", refs.storage_class) is not None
+        checks.append(
+            Condition(
+                "StorageClass", "True", "Found", f'storage class "{refs.storage_class}" exists'
+            )
+            if found
+            else Condition(
+                "StorageClass",
+                "False",
+                "NotFound",
+                f'storage class "{refs.storage_class}" not found',
+            )
+        )
+    problems = [c.message for c in checks if c.status != "True"]
+    if problems:
+        ready = Condition("Ready", "False", "ReferencesInvalid", "; ".join(problems))
+    else:
+        ready = Condition("Ready", "True", "ReferencesValid", "All referenced objects are valid")
+    status: dict[str, Any] = {
+        "status": "Degraded" if problems else "Ready",
+        "conditions": render_conditions(
+            [ready, *checks],
+            request.parent.status.get("conditions"),
+            now,
+            request.parent.generation,
+        ),
+    }
+    if request.parent.generation is not None:
+        status["observedGeneration"] = request.parent.generation
+    return SyncResponse(status, [])

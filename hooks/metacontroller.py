@@ -1,0 +1,189 @@
+"""Metacontroller's webhook wire format: requests parsed once into dataclasses, responses built.
+
+Contract: shared/metacontroller/contract.md (v4.17.2). Children and related objects are keyed
+`Kind.group/version`, then by name (`name` for cluster-scoped objects, `namespace/name` for
+namespaced ones in v2, and `name` in v1 when the namespace is the parent's); both are understood.
+Responses carry exactly the keys strict mode allows, with integers as integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ObjectMap = Mapping[str, Mapping[str, Any]]
+
+
+class RequestError(ValueError):
+    """The body is not a request Metacontroller would send; the web layer answers 400."""
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The parent object: name, uid and generation checked; spec and status left raw."""
+
+    name: str
+    uid: str
+    generation: int | None
+    spec: object
+    status: Mapping[str, Any]
+    api_version: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """A sync (or finalize) hook request."""
+
+    controller_name: str
+    parent: Parent
+    children: Mapping[str, ObjectMap] = field(default_factory=dict)
+    related: Mapping[str, ObjectMap] = field(default_factory=dict)
+    finalizing: bool = False
+
+    def children_of(self, group_key: str) -> ObjectMap:
+        """Observed children of one type, keyed by name (empty when there are none)."""
+        return self.children.get(group_key, {})
+
+    def related_object(self, group_key: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """A related object by namespace and name, under its v2 key or its v1 key."""
+        objects = self.related.get(group_key, {})
+        found = objects.get(f"{namespace}/{name}") if namespace else None
+        if found is None:
+            found = objects.get(name)
+        return found
+
+
+@dataclass(frozen=True)
+class CustomizeRequest:
+    """A customize hook request: the controller and the parent, nothing else."""
+
+    controller_name: str
+    parent: Parent
+
+
+@dataclass(frozen=True)
+class SyncResponse:
+    """What a sync hook answers: every desired child, the status, when to call again."""
+
+    status: Mapping[str, Any]
+    children: list[dict[str, Any]]
+    resync_after_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The body, with only the keys strict mode accepts."""
+        body: dict[str, Any] = {"status": self.status, "children": self.children}
+        if self.resync_after_seconds > 0:
+            seconds = self.resync_after_seconds
+            body["resyncAfterSeconds"] = int(seconds) if float(seconds).is_integer() else seconds
+        return body
+
+
+@dataclass(frozen=True)
+class RelatedRule:
+    """A related-resource rule: objects of `resource` by name, in one namespace or cluster-wide."""
+
+    api_version: str
+    resource: str
+    names: tuple[str, ...]
+    namespace: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The rule as Metacontroller's typed RelatedResourceRule."""
+        rule: dict[str, Any] = {"apiVersion": self.api_version, "resource": self.resource}
+        if self.namespace:
+            rule["namespace"] = self.namespace
+        rule["names"] = list(self.names)
+        return rule
+
+
+@dataclass(frozen=True)
+class CustomizeResponse:
+    """The related resources the sync hook needs to see."""
+
+    rules: list[RelatedRule]
+
+    def to_json(self) -> dict[str, Any]:
+        """The body, with only `relatedResources`."""
+        return {"relatedResources": [rule.to_json() for rule in self.rules]}
+
+
+def _mapping(value: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RequestError(f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _object_maps(value: object, what: str) -> dict[str, ObjectMap]:
+    """`{"Kind.group/version": {"key": object}}`; a wrong shape is a 400, never a guess.
+
+    Guessing here could drop children, and Metacontroller deletes what we leave out.
+    """
+    if value is None:
+        return {}
+    groups = _mapping(value, what)
+    parsed: dict[str, ObjectMap] = {}
+    for group_key, objects in groups.items():
+        if objects is None:
+            parsed[group_key] = {}
+            continue
+        members = _mapping(objects, f"{what}[{group_key!r}]")
+        for key, obj in members.items():
+            _mapping(obj, f"{what}[{group_key!r}][{key!r}]")
+        parsed[group_key] = members
+    return parsed
+
+
+def _parent(value: object) -> Parent:
+    parent = _mapping(value, "parent")
+    metadata = _mapping(parent.get("metadata"), "parent.metadata")
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        raise RequestError("parent.metadata.name must be a non-empty string")
+    uid = metadata.get("uid")
+    generation = metadata.get("generation")
+    status = parent.get("status")
+    return Parent(
+        name=name,
+        uid=uid if isinstance(uid, str) else "",
+        generation=generation
+        if isinstance(generation, int) and not isinstance(generation, bool)
+        else None,
+        spec=parent.get("spec"),
+        status=status if isinstance(status, Mapping) else {},
+        api_version=str(parent.get("apiVersion") or ""),
+        kind=str(parent.get("kind") or ""),
+    )
+
+
+def _controller_name(body: Mapping[str, Any]) -> str:
+    controller = body.get("controller")
+    if not isinstance(controller, Mapping):
+        return ""
+    metadata = controller.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
+def parse_sync_request(body: object) -> SyncRequest:
+    """Parse a sync request; RequestError when it cannot be one."""
+    doc = _mapping(body, "request body")
+    if "parent" not in doc:
+        raise RequestError("not a sync request: no 'parent'")
+    finalizing = doc.get("finalizing", False)
+    return SyncRequest(
+        controller_name=_controller_name(doc),
+        parent=_parent(doc["parent"]),
+        children=_object_maps(doc.get("children"), "children"),
+        related=_object_maps(doc.get("related"), "related"),
+        finalizing=finalizing is True,
+    )
+
+
+def parse_customize_request(body: object) -> CustomizeRequest:
+    """Parse a customize request; RequestError when it cannot be one."""
+    doc = _mapping(body, "request body")
+    if "parent" not in doc:
+        raise RequestError("not a customize request: no 'parent'")
+    return CustomizeRequest(controller_name=_controller_name(doc), parent=_parent(doc["parent"]))

@@ -1,0 +1,423 @@
+"""One scan: every target's images from its registry, within a deadline, each repository once.
+
+The scanner groups targets by registry (one connection pool each), lists each repository's tags
+at most once however many targets need it, bounds concurrency, waits out a `Retry-After` when it
+fits the deadline, retries transient failures, and at the deadline stops and reports where each
+unfinished target stands so the next sync continues from there. Failures become a target's error
+text, next to whatever was read before them (a listing cut short still yields the repositories
+of the pages read); nothing escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from hooks.reference import ImageRef
+from hooks.registry.auth import RegistryAuth
+from hooks.registry.config import RegistrySettings
+from hooks.registry.credentials import Keychain
+from hooks.registry.distribution import DistributionClient, TagList
+from hooks.registry.dockerhub import DockerHubClient
+from hooks.registry.errors import (
+    NotFoundError,
+    RateLimitedError,
+    RegistryError,
+    UnavailableError,
+)
+from hooks.registry.github import GitHubPackagesClient
+from hooks.registry.targets import ScanTarget, TargetResult
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+DOCKER_HUB = "docker.io"
+GHCR = "ghcr.io"
+# Retries of a transient failure (5xx, dropped connection) before it becomes the filter's error.
+TRANSIENT_RETRIES = 2
+TRANSIENT_BACKOFF_SECONDS = (0.2, 0.5)
+# Waits for a `Retry-After` per call: a registry answering `Retry-After: 0` forever must not keep
+# a scan busy until its deadline.
+RATE_LIMIT_RETRIES = 3
+# Distribution's own default catalog page: a registry whose `catalog.maxentries` is below 1000
+# refuses `n=1000` with 400, and `max_pages` pages of 100 still cover 20 000 repositories.
+CATALOG_PAGE_SIZE = 100
+# A wildcard that loses many repositories names the first few; the rest are counted.
+FAILURES_SHOWN = 10
+
+PageSource = Callable[[str | None], AsyncIterator[list[str]]]
+"""Pages of repository names, continuing after the given name where the API can."""
+
+
+def utc_now() -> datetime:
+    """Wall-clock time for token expiry and HTTP-date Retry-After values."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """The repositories a wildcard draws from, and the failure that cut the listing short."""
+
+    names: tuple[str, ...]
+    error: RegistryError | None = None
+
+
+@dataclass
+class _Progress:
+    """What one target found so far, by repository; read at the deadline too."""
+
+    target: ScanTarget
+    errors: list[str] = field(default_factory=list)
+    found: dict[str, list[ImageRef]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, str] = field(default_factory=dict)
+    selected: list[str] | None = None
+    retry_after: float | None = None
+
+    def fail(self, repository: str | None, error: RegistryError) -> None:
+        """Record a failure of the whole target (`repository` None) or of one repository."""
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            self.retry_after = max(self.retry_after or 0.0, error.retry_after)
+        if repository is None:
+            self.errors.append(str(error))
+        else:
+            self.failed[repository] = str(error)
+
+    def done(self, repository: str) -> bool:
+        return repository in self.found or repository in self.failed
+
+    def resume_after(self) -> str | None:
+        """The last repository of the longest fully done prefix of the selected ones."""
+        last = self.target.resume_after
+        for repository in self.selected or ():
+            if not self.done(repository):
+                break
+            last = repository
+        return last
+
+    def result(self, finished: bool) -> TargetResult:
+        """The target's answer. An unfinished one reports only the repositories up to its
+        `resume_after`: the next call starts after it, so nothing is reported twice."""
+        resume_after = None if finished else self.resume_after()
+
+        def reported(repository: str) -> bool:
+            return finished or (resume_after is not None and repository <= resume_after)
+
+        images = [
+            image
+            for repository in sorted(self.found)
+            if reported(repository)
+            for image in self.found[repository]
+        ]
+        failed = sorted(r for r in self.failed if reported(r))
+        errors = list(self.errors)
+        if failed and self.target.wildcard:
+            shown = [self.failed[r] for r in failed[:FAILURES_SHOWN]]
+            more = len(failed) - len(shown)
+            errors.append(
+                f"{len(failed)} of {len(self.selected or failed)} repositories could not be "
+                f"read: {'; '.join(shown)}" + (f"; and {more} more" if more else "")
+            )
+        else:
+            errors.extend(self.failed[r] for r in failed)
+        return TargetResult(
+            key=self.target.key,
+            images=tuple(images),
+            error="; ".join(errors) if errors else None,
+            finished=finished,
+            resume_after=resume_after,
+            retry_after=self.retry_after,
+            warnings=tuple(self.warnings[r] for r in sorted(self.warnings) if reported(r)),
+        )
+
+
+class _RegistryScan:
+    """Everything one scan does against one registry, sharing one connection pool."""
+
+    def __init__(
+        self,
+        registry: str,
+        client: httpx.AsyncClient,
+        keychain: Keychain,
+        settings: RegistrySettings,
+        limit: asyncio.Semaphore,
+        deadline: float,
+        catalog_start: str | None,
+    ) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.limit = limit
+        self.deadline = deadline
+        self.keychain = keychain
+        self.catalog_start = catalog_start
+        base_url = settings.base_url(registry)
+        auth = RegistryAuth(registry, keychain, base_url=base_url, client=client, settings=settings)
+        self.distribution = DistributionClient(registry, base_url, client, auth, settings)
+        self.client = client
+        self._tags: dict[str, asyncio.Task[TagList]] = {}
+        self._listings: dict[str, asyncio.Task[_Listing]] = {}
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    async def call(self, make: Callable[[], Awaitable[T]]) -> T:
+        """One registry call under the concurrency limit, with waits that fit the deadline."""
+        transient = rate_limited = 0
+        while True:
+            try:
+                async with self.limit:
+                    return await make()
+            except RateLimitedError as error:
+                wait = error.retry_after
+                if (
+                    wait is None
+                    or rate_limited >= RATE_LIMIT_RETRIES
+                    or wait > self.remaining() - self.settings.request_timeout
+                ):
+                    raise
+                rate_limited += 1
+                await asyncio.sleep(wait)
+            except UnavailableError:
+                if transient >= TRANSIENT_RETRIES:
+                    raise
+                pause = TRANSIENT_BACKOFF_SECONDS[transient]
+                if pause > self.remaining():
+                    raise
+                transient += 1
+                await asyncio.sleep(pause)
+
+    def tags(self, repository: str) -> asyncio.Future[TagList]:
+        """The tags of a repository, listed once per scan whoever asks."""
+        task = self._tags.get(repository)
+        if task is None:
+            task = asyncio.ensure_future(self.call(lambda: self.distribution.tags(repository)))
+            self._tags[repository] = task
+        return asyncio.shield(task)
+
+    def repositories(self, target: ScanTarget) -> asyncio.Future[_Listing]:
+        """All repositories a wildcard can draw from: Hub namespace, GitHub owner, or catalog."""
+        scope = ""
+        pages: PageSource = self._catalog_pages
+        if self.registry in (DOCKER_HUB, GHCR):
+            scope = target.repository.split("/", 1)[0]
+            pages = (
+                self._hub_pages(scope) if self.registry == DOCKER_HUB else self._ghcr_pages(scope)
+            )
+        task = self._listings.get(scope)
+        if task is None:
+            task = asyncio.ensure_future(self._list(pages))
+            self._listings[scope] = task
+        return asyncio.shield(task)
+
+    def shared_tasks(self) -> list[asyncio.Future[Any]]:
+        """The tag and repository listings started for targets (to cancel at the deadline)."""
+        return [*self._tags.values(), *self._listings.values()]
+
+    async def _list(self, pages: PageSource) -> _Listing:
+        """Every name the pages give, retried as one call; a failure keeps what was read."""
+        names: dict[str, None] = {}  # ordered and free of the repeats a restarted listing reads
+
+        async def read() -> None:
+            async for page in pages(next(reversed(names)) if names else None):
+                names.update(dict.fromkeys(page))
+
+        try:
+            await self.call(read)
+        except RegistryError as error:
+            return _Listing(tuple(names), error)
+        return _Listing(tuple(names))
+
+    def _catalog_pages(self, after: str | None) -> AsyncIterator[list[str]]:
+        """`/v2/_catalog` is sorted, so a retry continues after the last name read."""
+        return self.distribution.catalog(
+            start_after=after or self.catalog_start, page_size=CATALOG_PAGE_SIZE
+        )
+
+    def _hub_pages(self, namespace: str) -> PageSource:
+        """The Hub API pages by number: a retry reads from the first page again."""
+        credential = self.keychain.lookup(DOCKER_HUB)
+        username = credential.username if credential else None
+        secret = credential.password if credential and credential.password else None
+        hub = DockerHubClient(
+            self.client,
+            self.settings.dockerhub_api_url,
+            username=username if secret else None,
+            secret=secret if username else None,
+            settings=self.settings,
+            clock=utc_now,
+        )
+        return lambda _: hub.repositories(namespace)
+
+    def _ghcr_pages(self, owner: str) -> PageSource:
+        """GitHub pages by number too: a retry reads from the first page again."""
+        credential = self.keychain.lookup(GHCR)
+        github = GitHubPackagesClient(
+            self.client,
+            self.settings.github_api_url,
+            token=credential.password if credential else None,
+            settings=self.settings,
+            clock=utc_now,
+        )
+        return lambda _: github.packages(owner)
+
+    async def scan(self, progress: _Progress) -> None:
+        """Fill `progress` for one target; errors are recorded, never raised."""
+        target = progress.target
+        if target.digest is not None or target.tag is not None:
+            work: Awaitable[None] = self._exact(progress)
+        elif target.wildcard:
+            work = self._wildcard(progress)
+        else:
+            work = self._repository(progress, target.repository)
+        await self._guarded(progress, None, work)
+
+    async def _guarded(
+        self, progress: _Progress, repository: str | None, work: Awaitable[None]
+    ) -> None:
+        """Run `work`; its failure becomes the target's (or the repository's) error."""
+        try:
+            await work
+        except RegistryError as error:
+            progress.fail(repository, error)
+        except Exception as error:
+            # A bug must cost one filter its result, not the whole sync (and every child).
+            log.exception("scanning %s for target %s failed", self.registry, progress.target.key)
+            where = f"{self.registry}/{repository}" if repository else self.registry
+            progress.fail(
+                repository,
+                RegistryError(f"scanning {where}: internal error ({type(error).__name__})"),
+            )
+
+    async def _exact(self, progress: _Progress) -> None:
+        target = progress.target
+        if not target.selects_repository(target.repository):
+            return
+        reference = target.digest or target.tag or ""
+        digest = await self.call(
+            lambda: self.distribution.manifest_exists(target.repository, reference)
+        )
+        if digest is None:
+            sep = "@" if target.digest else ":"
+            raise NotFoundError(
+                f"image {self.registry}/{target.repository}{sep}{reference} does not exist"
+            )
+        progress.found[target.repository] = [
+            ImageRef(self.registry, target.repository, tag=target.tag, digest=target.digest)
+        ]
+
+    async def _repository(self, progress: _Progress, repository: str) -> None:
+        target = progress.target
+        listing = await self.tags(repository)
+        if listing.truncated:
+            progress.warnings[repository] = (
+                f"tags of {repository} truncated at {self.settings.max_tags_per_repository}"
+            )
+        progress.found[repository] = [
+            ImageRef(self.registry, repository, tag=tag)
+            for tag in listing.tags
+            if target.selects_tag(tag)
+        ]
+
+    async def _wildcard(self, progress: _Progress) -> None:
+        target = progress.target
+        listing = await self.repositories(target)
+        if listing.error is not None:
+            progress.fail(None, listing.error)
+        start = target.resume_after
+        progress.selected = sorted(
+            n
+            for n in set(listing.names)
+            if (start is None or n > start) and target.selects_repository(n)
+        )
+        await asyncio.gather(
+            *(self._guarded(progress, n, self._repository(progress, n)) for n in progress.selected)
+        )
+
+
+def _catalog_start(targets: Sequence[ScanTarget]) -> str | None:
+    """Where a registry's catalog listing may begin: after the earliest resume point, when
+    every wildcard target on it continues an earlier call."""
+    starts = [t.resume_after for t in targets if t.wildcard]
+    if not starts or any(start is None for start in starts):
+        return None
+    return min(start for start in starts if start is not None)
+
+
+async def _scan(
+    targets: Sequence[ScanTarget],
+    keychain: Keychain,
+    settings: RegistrySettings,
+    transport: httpx.AsyncBaseTransport | None,
+) -> list[TargetResult]:
+    if not targets:
+        return []
+    deadline = time.monotonic() + settings.scan_deadline
+    try:
+        trust = settings.ssl_context()
+    except (OSError, ssl.SSLError) as error:
+        message = f"the CA bundle {settings.ca_bundle} (AIM_CA_BUNDLE) cannot be used: {error}"
+        return [TargetResult(key=t.key, error=message) for t in targets]
+    limit = asyncio.Semaphore(max(1, settings.concurrency))
+    progress = {t.key: _Progress(t) for t in targets}
+    registries = sorted({t.registry for t in targets})
+    clients = {
+        registry: httpx.AsyncClient(
+            verify=trust,
+            timeout=settings.request_timeout,
+            limits=httpx.Limits(max_connections=settings.concurrency),
+            follow_redirects=False,
+            transport=transport,
+            trust_env=False,
+        )
+        for registry in registries
+    }
+    try:
+        scans = {
+            r: _RegistryScan(
+                r,
+                clients[r],
+                keychain,
+                settings,
+                limit,
+                deadline,
+                _catalog_start([t for t in targets if t.registry == r]),
+            )
+            for r in registries
+        }
+        tasks = {
+            asyncio.ensure_future(scans[t.registry].scan(progress[t.key])): t.key for t in targets
+        }
+        done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+        # Read before cancelling: a cancelled listing must not count as done.
+        finished = {tasks[task] for task in done}
+        results = [progress[t.key].result(t.key in finished) for t in targets]
+        shared = [task for scan in scans.values() for task in scan.shared_tasks()]
+        for task in [*pending, *shared]:
+            task.cancel()
+        await asyncio.gather(*pending, *shared, return_exceptions=True)
+        return results
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
+
+
+def scan_registries(
+    targets: Sequence[ScanTarget],
+    keychain: Keychain,
+    *,
+    settings: RegistrySettings,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[TargetResult]:
+    """Scan synchronously (the hook is a WSGI view): one event loop per call, closed after.
+
+    Never raises for registry trouble: every target gets a result, its failures as its error.
+    """
+    return asyncio.run(_scan(targets, keychain, settings, transport))

@@ -1,0 +1,55 @@
+"""What a scan is asked to find, and what it reports back, as plain data.
+
+The controller turns each valid image filter into a `ScanTarget`; the scanner answers one
+`TargetResult` per target. The selection predicates are passed in as functions, so the registry
+package needs to know nothing about filters, versions or exclusions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hooks.reference import ImageRef
+
+
+def _select_all(_: str) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class ScanTarget:
+    """One filter's question to one registry.
+
+    Exactly one form applies: `digest` (does repository@digest exist?), `tag` (does
+    repository:tag exist?), an exact `repository` (which of its tags are selected?), or
+    `wildcard` (which repositories are selected, and which of their tags?).
+    """
+
+    key: int
+    registry: str
+    repository: str
+    wildcard: bool = False
+    tag: str | None = None
+    digest: str | None = None
+    selects_repository: Callable[[str], bool] = _select_all
+    selects_tag: Callable[[str], bool] = _select_all
+    # Wildcard continuation: repositories up to and including this name were done earlier.
+    resume_after: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """What one target found before the scan ended.
+
+    `finished` is False when the deadline stopped it; `resume_after` then says where the next
+    call picks up. `warnings` report truncation (tag or page caps) that is not a failure.
+    """
+
+    key: int
+    images: tuple[ImageRef, ...] = ()
+    error: str | None = None
+    finished: bool = True
+    resume_after: str | None = None
+    retry_after: float | None = None
+    warnings: tuple[str, ...] = ()
