@@ -22,6 +22,7 @@ from hooks.metacontroller import (
     SyncRequest,
     SyncResponse,
 )
+from hooks.objects import pull_secret_names
 from hooks.registry.credentials import keychain_from_secrets
 
 SECRET_KEY = "Secret.v1"
@@ -44,16 +45,10 @@ class ConfigRefs:
 def config_refs(spec: object) -> ConfigRefs:
     """The secret names and storage class of an AIMClusterConfig spec."""
     raw = spec if isinstance(spec, Mapping) else {}
-    names: list[str] = []
-    pull = raw.get("imagePullSecrets")
-    if isinstance(pull, list):
-        for ref in pull:
-            name = ref.get("name") if isinstance(ref, Mapping) else None
-            if isinstance(name, str) and name and name not in names:
-                names.append(name)
     caching = raw.get("caching")
     storage = caching.get("storageClassName") if isinstance(caching, Mapping) else None
-    return ConfigRefs(tuple(names), storage if isinstance(storage, str) and storage else None)
+    storage_class = storage if isinstance(storage, str) and storage else None
+    return ConfigRefs(pull_secret_names(raw), storage_class)
 
 
 def customize_config(request: CustomizeRequest, operator_namespace: str) -> CustomizeResponse:

@@ -46,6 +46,7 @@ from hooks.modelsource.status import (
     scan_conditions,
     scan_state,
 )
+from hooks.objects import pull_secret_names
 from hooks.registry.credentials import Keychain, keychain_from_secrets
 from hooks.registry.targets import ScanTarget, TargetResult
 
@@ -74,19 +75,13 @@ class SyncResult:
 def customize_source(request: CustomizeRequest, operator_namespace: str) -> CustomizeResponse:
     """Ask for the source's pull secrets and its AIMClusterConfig; depends only on the spec."""
     raw = request.parent.spec if isinstance(request.parent.spec, Mapping) else {}
-    secrets: list[str] = []
-    pull = raw.get("imagePullSecrets")
-    if isinstance(pull, list):
-        for ref in pull:
-            name = ref.get("name") if isinstance(ref, Mapping) else None
-            if isinstance(name, str) and name and name not in secrets:
-                secrets.append(name)
+    secrets = pull_secret_names(raw)
     config = raw.get("configName")
     config_name = config if isinstance(config, str) and config else DEFAULT_CONFIG
     rules = [RelatedRule("aim.silogen.ai/v1alpha1", "aimclusterconfigs", (config_name,))]
     if secrets:
         # Always with the namespace: without it a same-named Secret anywhere would match.
-        rules.append(RelatedRule("v1", "secrets", tuple(secrets), namespace=operator_namespace))
+        rules.append(RelatedRule("v1", "secrets", secrets, namespace=operator_namespace))
     return CustomizeResponse(rules)
 
 
@@ -247,9 +242,8 @@ def _sync(
 
     progress = continuing(book, inputs.fingerprint)
     filters = build_filters(spec)
-    targets = [
-        t for f in filters if isinstance(f, ImageFilter) and (t := _target(f, progress)) is not None
-    ]
+    runnable = [f for f in filters if isinstance(f, ImageFilter)]
+    targets = [t for f in runnable if (t := scan_target(f, progress)) is not None]
     results = {r.key: r for r in scan(targets, inputs.keychain)} if targets else {}
     outcomes = _outcomes(filters, progress, results)
 
@@ -276,7 +270,7 @@ def _sync(
     counted = replace(plan, available=available, not_created=not_created)
     conditions = [
         *scan_conditions(outcomes, counted),
-        limit_condition(len(plan.children), not_created),
+        limit_condition(len(plan.children), not_created, spec.max_models),
         *inputs.config_conditions,
         _secrets_condition(spec, inputs.secret_problems),
     ]
@@ -370,7 +364,7 @@ def _previous_condition(status: Mapping[str, Any], kind: str) -> Condition | Non
     return None
 
 
-def _target(image_filter: ImageFilter, progress: Progress | None) -> ScanTarget | None:
+def scan_target(image_filter: ImageFilter, progress: Progress | None) -> ScanTarget | None:
     """The scan question for a filter, or None when an earlier call already finished it."""
     resume_after = None
     if progress is not None:
@@ -403,17 +397,19 @@ def _outcomes(
             outcomes.append(FilterOutcome(f.index, f.image, error=f.message))
             continue
         result = results.get(f.index)
+        earlier = progress.filter(f.index) if progress else None
+        earlier_error = earlier.error if earlier else None
         if result is None:
-            earlier = progress.filter(f.index) if progress else None
-            error = earlier.error if earlier else None
-            outcomes.append(FilterOutcome(f.index, f.image, error=error))
+            outcomes.append(FilterOutcome(f.index, f.image, error=earlier_error))
             continue
+        # Errors of earlier calls of a continued scan stay until the scan completes.
+        errors = [e for e in (earlier_error, result.error) if e]
         outcomes.append(
             FilterOutcome(
                 f.index,
                 f.image,
                 images=result.images,
-                error=result.error,
+                error="; ".join(errors) if errors else None,
                 finished=result.finished,
                 warnings=result.warnings,
             )

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hooks.conditions import format_time
+
 BACKOFF_START_SECONDS = 30.0
 # A continuation call comes back at once; Metacontroller's own status-write event usually wins.
 CONTINUE_AFTER_SECONDS = 1.0
@@ -95,10 +97,6 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _format(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def read_book(status: Mapping[str, Any]) -> ScanBook:
     """The bookkeeping from a received status; anything malformed reads as 'nothing known'."""
     raw = status.get("scan")
@@ -145,10 +143,10 @@ def book_to_json(book: ScanBook) -> dict[str, Any]:
     if book.fingerprint:
         out["fingerprint"] = book.fingerprint
     if book.last_attempt:
-        out["lastAttemptTime"] = _format(book.last_attempt)
+        out["lastAttemptTime"] = format_time(book.last_attempt)
     out["failureCount"] = book.failure_count
     if book.next_scan:
-        out["nextScanTime"] = _format(book.next_scan)
+        out["nextScanTime"] = format_time(book.next_scan)
     if book.progress:
         p = book.progress
         filters = []
@@ -160,7 +158,7 @@ def book_to_json(book: ScanBook) -> dict[str, Any]:
                 item["error"] = f.error
             filters.append(item)
         out["progress"] = {
-            "startedTime": _format(p.started),
+            "startedTime": format_time(p.started),
             "fingerprint": p.fingerprint,
             "filters": filters,
             "available": p.available,

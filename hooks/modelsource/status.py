@@ -129,8 +129,12 @@ def scan_conditions(outcomes: Sequence[FilterOutcome], plan: Plan) -> list[Condi
     ]
 
 
-def limit_condition(discovered: int, not_created: int) -> Condition:
-    """MaxModelsLimitReached, worded as the user documentation shows it."""
+def limit_condition(discovered: int, not_created: int, max_models: int | None = None) -> Condition:
+    """MaxModelsLimitReached, worded as the user documentation shows it.
+
+    With more models than the limit (the user lowered it) and nothing waiting, "within limit"
+    would be wrong: the message says the models are kept and nothing more will be created.
+    """
     if not_created > 0:
         return Condition(
             "MaxModelsLimitReached",
@@ -139,12 +143,13 @@ def limit_condition(discovered: int, not_created: int) -> Condition:
             f"Model creation limit reached ({discovered} models created). "
             f"{not_created} available images not created as models.",
         )
-    return Condition(
-        "MaxModelsLimitReached",
-        "False",
-        "LimitNotReached",
-        f"Created {discovered} models, within limit",
-    )
+    message = f"Created {discovered} models, within limit"
+    if max_models is not None and discovered > max_models:
+        message = (
+            f"{discovered} models exist, above the limit of {max_models}; all are kept and "
+            "no new model will be created while the count stays at or above the limit"
+        )
+    return Condition("MaxModelsLimitReached", "False", "LimitNotReached", message)
 
 
 def failure_conditions(reason: str, message: str) -> list[Condition]:

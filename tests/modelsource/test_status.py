@@ -403,3 +403,11 @@ def test_status_validates_against_the_crd(state):
     assert status["status"] == state
     assert crdschema.errors(crdschema.crd_validator(crd), source) == []
     assert json.dumps(source_status(SCENARIOS[state], {}, max_models=2)) == json.dumps(status)
+
+
+def test_lowered_limit_says_models_are_kept_rather_than_within_limit() -> None:
+    condition = limit_condition(150, 0, max_models=100)
+    assert condition.status == "False"
+    assert condition.reason == "LimitNotReached"
+    assert "150 models exist, above the limit of 100" in condition.message
+    assert "within limit" not in condition.message

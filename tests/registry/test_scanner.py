@@ -1,6 +1,6 @@
 """The scanner against real registries: what each filter finds, and what each server was sent.
 
-Targets are built the way the controller builds them (spec -> filters -> `_target`), and a fault
+Targets are built the way the controller builds them (spec -> filters -> `scan_target`), and a fault
 proxy in pass-through mode stands in front of each registry (`settings.endpoints`) so that the
 tests can read what the registry received.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hooks.modelsource.controller import _target
+from hooks.modelsource.controller import scan_target
 from hooks.modelsource.filters import ImageFilter, build_filters
 from hooks.modelsource.spec import parse_spec
 from hooks.modelsource.versions import satisfies
@@ -56,7 +56,7 @@ def targets_for(spec: Mapping[str, Any]) -> list[ScanTarget]:
     filters = build_filters(parse_spec(dict(spec)))
     runnable = [f for f in filters if isinstance(f, ImageFilter)]
     assert len(runnable) == len(filters), filters
-    targets = [_target(f, None) for f in runnable]
+    targets = [scan_target(f, None) for f in runnable]
     return [t for t in targets if t is not None]
 
 

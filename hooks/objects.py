@@ -1,0 +1,21 @@
+"""Lenient readers for fields of Kubernetes objects as Metacontroller hands them to us.
+
+The customize hooks must answer for any parent, even one whose spec the sync will reject, so
+they read only what is well formed and skip the rest instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def pull_secret_names(spec: object) -> tuple[str, ...]:
+    """The distinct, non-empty `imagePullSecrets[].name` values of a spec, in order."""
+    raw = spec.get("imagePullSecrets") if isinstance(spec, Mapping) else None
+    names: list[str] = []
+    if isinstance(raw, list):
+        for ref in raw:
+            name = ref.get("name") if isinstance(ref, Mapping) else None
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+    return tuple(names)
