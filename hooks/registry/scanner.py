@@ -276,8 +276,10 @@ class _RegistryScan:
             work: Awaitable[None] = self._exact(progress)
         elif target.wildcard:
             work = self._wildcard(progress)
-        else:
+        elif target.selects_repository(target.repository):
             work = self._repository(progress, target.repository)
+        else:
+            return  # an exact repository its own filter excludes: nothing to list
         await self._guarded(progress, None, work)
 
     async def _guarded(

@@ -544,3 +544,19 @@ def test_rate_limited_docker_hub_listing_is_retried_after_its_wait(
 
 def test_no_targets_is_no_results() -> None:
     assert scan_registries([], Keychain(), settings=RegistrySettings()) == []
+
+
+def test_exact_repository_excluded_by_its_own_filter_is_never_listed(
+    registry_factory: RegistryFactory,
+) -> None:
+    reg = registry_factory(plan=plan_from({"demo/x": ["1.0.0"]}))
+    target = ScanTarget(
+        key=0,
+        registry=reg.host,
+        repository="demo/x",
+        selects_repository=lambda repository: repository != "demo/x",
+    )
+    settings = RegistrySettings(insecure_registries=frozenset({reg.host}))
+    [result] = scan_registries([target], Keychain(), settings=settings)
+    assert result.images == ()
+    assert result.error is None
