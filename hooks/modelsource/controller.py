@@ -245,7 +245,7 @@ def _sync(
     runnable = [f for f in filters if isinstance(f, ImageFilter)]
     targets = [t for f in runnable if (t := scan_target(f, progress)) is not None]
     results = {r.key: r for r in scan(targets, inputs.keychain)} if targets else {}
-    outcomes = _outcomes(filters, progress, results)
+    outcomes = filter_outcomes(filters, progress, results)
 
     template = ChildTemplate(parent.name, spec.image_pull_secrets, spec.config_name)
     plan = plan_models(template, spec.max_models, outcomes, existing)
@@ -385,7 +385,7 @@ def scan_target(image_filter: ImageFilter, progress: Progress | None) -> ScanTar
     )
 
 
-def _outcomes(
+def filter_outcomes(
     filters: Sequence[ImageFilter | FilterError],
     progress: Progress | None,
     results: Mapping[int, TargetResult],
