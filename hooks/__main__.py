@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hooks.logs import StderrHandler
 from hooks.modelsource.spec import MAX_MODELS_LIMIT
 from hooks.preview import OUTPUTS, preview
 from hooks.replay import EXIT_USAGE, HOOKS, replay
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
     if args.command == "serve":
         return serve(args.bind, env)
     # The hook's own log lines go to stderr, so stdout holds nothing but the response.
-    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().addHandler(StderrHandler())
     if args.command == "preview":
         return preview(
             args.source,

@@ -4,12 +4,14 @@ Status codes follow Metacontroller's contract: 200 for every answer the controll
 invalid spec is a Failed status, not an HTTP error), 400 for a body that is not a hook request,
 401 without the configured bearer token, 413 for an oversized body. A 500 would mean a bug of
 ours, and the controllers already catch those to keep the children.
+
+Every request to a hook, or to no route at all, gets one access log line and is counted in the
+metrics, whatever status it ended with; probes and /metrics do not.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import time
@@ -17,13 +19,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from hooks import jsonio, metrics
 from hooks.clusterconfig.controller import customize_config, sync_config
-from hooks.metacontroller import RequestError, parse_customize_request, parse_sync_request
+from hooks.logs import configure_logging, log_fields, parent_name
+from hooks.metacontroller import (
+    CustomizeRequest,
+    RequestError,
+    SyncRequest,
+    parse_customize_request,
+    parse_sync_request,
+)
 from hooks.modelsource.controller import ScanFunction, customize_source, sync_source
 from hooks.registry.scanner import scan_registries
 from hooks.settings import Settings, settings_from_env
@@ -31,6 +41,7 @@ from hooks.settings import Settings, settings_from_env
 log = logging.getLogger("hooks.app")
 
 Clock = Callable[[], datetime]
+HookRequest = TypeVar("HookRequest", SyncRequest, CustomizeRequest)
 
 
 def utc_now() -> datetime:
@@ -43,10 +54,18 @@ class HookAnswer:
     """A controller's answer plus what the access log says about it."""
 
     payload: dict[str, Any]
-    parent: str
     outcome: str
     scanned: bool = False
     created: int = 0
+
+
+@dataclass
+class _Call:
+    """What is known so far about the request being answered (kept in `flask.g`)."""
+
+    started: float
+    answer: HookAnswer | None = None
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,37 +80,66 @@ class HookCall:
     status: int
     seconds: float
 
-    def log(self) -> None:
-        """Log the call; parent names and outcomes only, never request content."""
+    def record(self) -> None:
+        """Log and count the call; parent names and outcomes only, never request content."""
         log.info(
-            "hook=%s parent=%s outcome=%s scanned=%s created=%d http=%d duration_ms=%.1f",
-            self.hook,
-            self.parent,
-            self.outcome,
-            self.scanned,
-            self.created,
-            self.status,
-            self.seconds * 1000,
+            "hook call",
+            extra=log_fields(
+                hook=self.hook,
+                parent=self.parent,
+                outcome=self.outcome,
+                scanned=self.scanned,
+                created=self.created,
+                http=self.status,
+                duration_ms=round(self.seconds * 1000, 1),
+            ),
         )
+        metrics.hook_called(self.hook, self.outcome, self.seconds)
 
 
 def _json(body: object, status: int = 200) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status, mimetype="application/json")
+    return Response(jsonio.dumps(body), status, mimetype="application/json")
 
 
 def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
 
 
+def _request_body() -> bytes:
+    """The whole body, or RequestEntityTooLarge (a 413) when it is longer than the limit.
+
+    werkzeug refuses a declared Content-Length over the limit itself, but a chunked body (no
+    Content-Length) it only cuts at the limit, silently, and its stream cannot tell a body of
+    exactly the limit from a longer one. A chunked body that fills the limit is therefore
+    refused as too large rather than parsed cut short into a confusing 400. Metacontroller
+    always sends Content-Length.
+    """
+    data = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    return data
+
+
 def _request_json() -> Any:
     """The request body as JSON; RequestError (a 400) when it is not JSON."""
+    body = _request_body()
     try:
-        return json.loads(request.get_data(cache=False))
+        return jsonio.loads(body)
     except ValueError as exc:
         raise RequestError(f"body is not JSON: {exc}") from None
     except RecursionError:
         # Python's parser recurses per nesting level; no hook request nests this deep.
         raise RequestError("body is not a hook request: JSON nested too deeply") from None
+
+
+def _outcome(call: _Call | None, status: int) -> str:
+    """The access log's outcome: the controller's, why we refused, or the HTTP error."""
+    if call is not None and call.answer is not None:
+        return call.answer.outcome
+    if call is not None and call.refusal is not None:
+        return call.refusal
+    return "internal-error" if status >= 500 else f"http-{status}"
 
 
 def create_app(
@@ -102,10 +150,14 @@ def create_app(
 ) -> Flask:
     """The hook service; `scan` and `clock` are replaceable for tests and replays."""
     settings = settings or settings_from_env(os.environ)
+    configure_logging(settings.log_level)
+    # prometheus_client itself reads this variable to choose per-process files (metrics.py).
+    multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     scan_fn: ScanFunction = scan or partial(scan_registries, settings=settings.registry)
     namespace = settings.operator_namespace
     app = Flask("hooks")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    hooks: set[str] = set()
 
     def authorized() -> bool:
         if settings.hook_token is None:
@@ -116,62 +168,93 @@ def create_app(
             token.strip().encode(), settings.hook_token.encode()
         )
 
-    def hook(name: str, handle: Callable[[Any], HookAnswer]) -> None:
+    def hook(
+        name: str,
+        parse: Callable[[Any], HookRequest],
+        handle: Callable[[HookRequest], HookAnswer],
+    ) -> None:
         def view() -> Response:
-            started = time.perf_counter()
-            parent, outcome, scanned, created = "-", "-", False, 0
+            call: _Call = g.call
             if not authorized():
-                response = _error(401, "missing or wrong bearer token")
-            else:
-                try:
-                    answer = handle(_request_json())
-                    parent, outcome = answer.parent, answer.outcome
-                    scanned, created = answer.scanned, answer.created
-                    response = _json(answer.payload)
-                except RequestError as exc:
-                    outcome = "bad-request"
-                    response = _error(400, str(exc))
-            HookCall(
-                name,
-                parent,
-                outcome,
-                scanned,
-                created,
-                response.status_code,
-                time.perf_counter() - started,
-            ).log()
-            return response
+                call.refusal = "unauthorized"
+                return _error(401, "missing or wrong bearer token")
+            try:
+                req = parse(_request_json())
+            except RequestError as exc:
+                call.refusal = "bad-request"
+                return _error(400, str(exc))
+            # Every line logged while answering, the registry scan's included, names the parent.
+            parent_name.set(req.parent.name)
+            call.answer = handle(req)
+            return _json(call.answer.payload)
 
+        hooks.add(name)
         app.add_url_rule(f"/{name}", name, view, methods=["POST"], strict_slashes=False)
 
-    def modelsource_sync(doc: Any) -> HookAnswer:
-        req = parse_sync_request(doc)
+    def modelsource_sync(req: SyncRequest) -> HookAnswer:
         result = sync_source(req, scan=scan_fn, now=clock(), operator_namespace=namespace)
-        return HookAnswer(
-            result.response.to_json(),
-            req.parent.name,
-            result.outcome,
-            result.scanned,
-            result.created,
-        )
+        metrics.sync_finished(scanned=result.scanned, created=result.created)
+        return HookAnswer(result.response.to_json(), result.outcome, result.scanned, result.created)
 
-    def modelsource_customize(doc: Any) -> HookAnswer:
-        req = parse_customize_request(doc)
-        return HookAnswer(customize_source(req, namespace).to_json(), req.parent.name, "ok")
+    def modelsource_customize(req: CustomizeRequest) -> HookAnswer:
+        return HookAnswer(customize_source(req, namespace).to_json(), "ok")
 
-    def config_sync(doc: Any) -> HookAnswer:
-        req = parse_sync_request(doc)
+    def config_sync(req: SyncRequest) -> HookAnswer:
         response = sync_config(req, now=clock(), operator_namespace=namespace)
-        return HookAnswer(response.to_json(), req.parent.name, str(response.status.get("status")))
+        return HookAnswer(response.to_json(), str(response.status.get("status")))
 
-    def config_customize(doc: Any) -> HookAnswer:
-        req = parse_customize_request(doc)
-        return HookAnswer(customize_config(req, namespace).to_json(), req.parent.name, "ok")
+    def config_customize(req: CustomizeRequest) -> HookAnswer:
+        return HookAnswer(customize_config(req, namespace).to_json(), "ok")
 
-    hook("sync/modelsource", modelsource_sync)
-    hook("customize/modelsource", modelsource_customize)
-    hook("sync/config", config_sync)
-    hook("customize/config", config_customize)
+    hook("sync/modelsource", parse_sync_request, modelsource_sync)
+    hook("customize/modelsource", parse_customize_request, modelsource_customize)
+    hook("sync/config", parse_sync_request, config_sync)
+    hook("customize/config", parse_customize_request, config_customize)
+
+    _log_every_call(app, hooks)
+    _serve_probes_and_metrics(app, multiprocess_dir)
+    return app
+
+
+def _log_every_call(app: Flask, hooks: set[str]) -> None:
+    """One access log line and one count per request to a hook or to no route, whatever status
+    it ended with (error handlers' responses pass through `after_request` too: a 413 raised
+    while reading the body, a 405, a 404); the parent's name set for the request's lines."""
+
+    @app.before_request
+    def start_call() -> None:
+        g.call = _Call(time.perf_counter())
+        g.parent_token = parent_name.set(None)
+
+    @app.after_request
+    def log_call(response: Response) -> Response:
+        endpoint = request.endpoint
+        if endpoint is not None and endpoint not in hooks:
+            return response
+        call: _Call | None = g.get("call")
+        started = call.started if call is not None else time.perf_counter()
+        answer = call.answer if call is not None else None
+        HookCall(
+            endpoint or "-",
+            parent_name.get() or "-",
+            _outcome(call, response.status_code),
+            answer.scanned if answer is not None else False,
+            answer.created if answer is not None else 0,
+            response.status_code,
+            time.perf_counter() - started,
+        ).record()
+        return response
+
+    @app.teardown_request
+    def end_call(_: BaseException | None) -> None:
+        # Threads serve one request after another: no parent name may outlive its request.
+        token = g.pop("parent_token", None)
+        if token is not None:
+            parent_name.reset(token)
+
+
+def _serve_probes_and_metrics(app: Flask, multiprocess_dir: str | None) -> None:
+    """Health, readiness and /metrics (none of them logged per call), and the JSON errors."""
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -181,6 +264,11 @@ def create_app(
     def readyz() -> Response:
         return _json({"status": "ready"})
 
+    @app.get("/metrics")
+    def metrics_text() -> Response:
+        body, content_type = metrics.exposition(multiprocess_dir)
+        return Response(body, 200, content_type=content_type)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         return _error(exc.code or 500, exc.description or exc.name)
@@ -189,5 +277,3 @@ def create_app(
     def unexpected(exc: Exception) -> Response:
         log.exception("unexpected error in %s", request.path)
         return _error(500, "internal error; see the hook's logs")
-
-    return app

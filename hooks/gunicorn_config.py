@@ -4,11 +4,33 @@ Two workers with threads: Metacontroller syncs different parents concurrently (5
 controller by default) and a scanning sync spends most of its time waiting on registries, so
 threads keep gated syncs fast while a scan runs. The worker timeout is longer than the scan
 deadline (AIM_SCAN_DEADLINE_SECONDS, default 20 s) so a scan is never killed mid-response.
+
+Metrics: every worker counts in files under PROMETHEUS_MULTIPROC_DIR (prometheus_client's
+multiprocess mode) and /metrics sums them, whichever worker answers. prometheus_client decides
+the mode when it is first imported, so the variable is set here, before anything imports it.
+Logs: one JSON line per record on stderr (text on a terminal), gunicorn's own lines included.
 """
 
 import os
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
 
-from hooks.settings import settings_from_env
+# /tmp is the one writable place under a read-only root filesystem.
+worker_tmp_dir = os.environ.get("AIM_WORKER_TMP_DIR", "/tmp")  # noqa: S108
+# One directory per server (its master's pid; 1 in the container, so a restarted container
+# reuses and empties it), unless the operator names one.
+_metrics_dir = Path(
+    os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    or os.path.join(worker_tmp_dir, f"aim-hooks-metrics-{os.getpid()}")
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+
+# Imported only now: see the module docstring.
+from prometheus_client import multiprocess  # noqa: E402
+
+from hooks.logs import logging_config  # noqa: E402
+from hooks.settings import settings_from_env  # noqa: E402
 
 # The service's own reading of the environment: one set of defaults, and a bad variable stops
 # gunicorn at start with a message naming it (gunicorn prints "Error: <message>").
@@ -22,8 +44,32 @@ threads = int(os.environ.get("AIM_THREADS", "8"))
 timeout = int(_deadline + 40)
 graceful_timeout = int(_deadline + 10)
 keepalive = 75
-# /tmp is the one writable place under a read-only root filesystem.
-worker_tmp_dir = os.environ.get("AIM_WORKER_TMP_DIR", "/tmp")  # noqa: S108
+# No gunicornc control socket: nothing here uses it, and its default place ($HOME) is read-only.
+control_socket_disable = True
 accesslog = None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
+logconfig_dict = logging_config(_settings.log_level)
+
+
+def _remove_metric_files() -> None:
+    for path in _metrics_dir.glob("*.db"):
+        path.unlink(missing_ok=True)
+
+
+def on_starting(server: Any) -> None:
+    """Start the counts from zero: files left by an earlier server would be summed in."""
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+    _remove_metric_files()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone: its counts stay summed in, its live gauges (if any) are dropped."""
+    multiprocess.mark_process_dead(worker.pid, str(_metrics_dir))  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    """Leave nothing behind in /tmp (a directory the operator named may hold more: kept)."""
+    _remove_metric_files()
+    with suppress(OSError):
+        _metrics_dir.rmdir()

@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from hooks import metrics
+from hooks.logs import log_fields
 from hooks.reference import ImageRef
 from hooks.registry.auth import RegistryAuth
 from hooks.registry.config import RegistrySettings
@@ -140,6 +142,24 @@ class _Progress:
         )
 
 
+async def _logged(registry: str, make: Callable[[], Awaitable[T]]) -> T:
+    """One attempt of a registry call; a failure gets a log line (its message says what was
+    being done and why it failed, never a header or a body) before it is retried or reported."""
+    try:
+        return await make()
+    except RegistryError as error:
+        log.warning(
+            "registry call failed",
+            extra=log_fields(
+                registry=registry,
+                error_class=type(error).__name__,
+                status=error.status,
+                error=str(error),
+            ),
+        )
+        raise
+
+
 class _RegistryScan:
     """Everything one scan does against one registry, sharing one connection pool."""
 
@@ -175,7 +195,7 @@ class _RegistryScan:
         while True:
             try:
                 async with self.limit:
-                    return await make()
+                    return await _logged(self.registry, make)
             except RateLimitedError as error:
                 wait = error.retry_after
                 if (
@@ -399,6 +419,8 @@ async def _scan(
             asyncio.ensure_future(scans[t.registry].scan(progress[t.key])): t.key for t in targets
         }
         done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+        if pending:
+            metrics.scan_deadline_hit()
         # Read before cancelling: a cancelled listing must not count as done.
         finished = {tasks[task] for task in done}
         results = [progress[t.key].result(t.key in finished) for t in targets]
@@ -422,4 +444,28 @@ def scan_registries(
 
     Never raises for registry trouble: every target gets a result, its failures as its error.
     """
-    return asyncio.run(_scan(targets, keychain, settings, transport))
+    return _run_to_deadline(_scan(targets, keychain, settings, transport))
+
+
+def _run_to_deadline(scan: Awaitable[list[TargetResult]]) -> list[TargetResult]:
+    """`asyncio.run`, except that closing the loop does not wait for its resolver threads.
+
+    Host names are resolved in the loop's default executor. `asyncio.run` waits for those threads
+    when it closes the loop, so a DNS server that does not answer would hold the answer for as
+    long as the resolver retries (seconds per name server and search domain), past the scan
+    deadline and the webhook timeout. The scan has its result at the deadline; a lookup still
+    running then finishes on its own, and its answer goes nowhere.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(scan)
+    finally:
+        try:
+            leftover = asyncio.all_tasks(loop)
+            for task in leftover:
+                task.cancel()
+            if leftover:
+                loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()  # shuts the default executor down without waiting for it

@@ -2,7 +2,8 @@
 
 Every client (OCI distribution, Docker Hub, GitHub) sends through `send`, so the size cap, the
 timeout handling and the translation of failures into `RegistryError`s with actionable messages
-are written once. Messages name the host and what we were doing, never a header value.
+are written once. Messages name the host and what we were doing, never a header value. Every
+request is counted here too (hooks/metrics.py), by host and the status of its answer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from hooks import metrics
+from hooks.reference import canonical_registry
 from hooks.registry.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -73,10 +76,13 @@ async def send(
     """
     target = httpx.URL(url)
     host = authority(target)
+    answered = False
     try:
         async with client.stream(
             method, target, headers=headers, params=params, data=data, json=json
         ) as resp:
+            answered = True
+            metrics.registry_answered(canonical_registry(host), resp.status_code)
             chunks: list[bytes] = []
             size = 0
             async for chunk in resp.aiter_bytes():
@@ -87,21 +93,26 @@ async def send(
                     )
                 chunks.append(chunk)
             return Response(resp.status_code, resp.headers, b"".join(chunks), resp.url)
-    except RegistryError:
-        raise
-    except httpx.TimeoutException:
-        raise UnavailableError(f"{what}: {host} did not answer in time") from None
-    except httpx.ConnectError as exc:
+    except httpx.HTTPError as exc:
+        if not answered:
+            metrics.registry_answered(canonical_registry(host), None)
+        raise _transport_error(exc, what, host) from None
+
+
+def _transport_error(exc: httpx.HTTPError, what: str, host: str) -> RegistryError:
+    """The RegistryError for a failure of the connection itself, saying what to look at."""
+    if isinstance(exc, httpx.TimeoutException):
+        return UnavailableError(f"{what}: {host} did not answer in time")
+    if isinstance(exc, httpx.ConnectError):
         if _is_tls_failure(exc):
-            raise TLSError(
+            return TLSError(
                 f"{what}: TLS handshake with {host} failed (certificate not trusted? "
                 "set AIM_CA_BUNDLE to the registry's CA)"
-            ) from None
-        raise UnavailableError(f"{what}: cannot connect to {host}") from None
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-        raise UnavailableError(f"{what}: connection to {host} was dropped") from None
-    except httpx.HTTPError as exc:
-        raise UnavailableError(f"{what}: {host}: {type(exc).__name__}") from None
+            )
+        return UnavailableError(f"{what}: cannot connect to {host}")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return UnavailableError(f"{what}: connection to {host} was dropped")
+    return UnavailableError(f"{what}: {host}: {type(exc).__name__}")
 
 
 def authority(url: httpx.URL) -> str:

@@ -1,0 +1,238 @@
+"""The service as deployed: gunicorn with hooks/gunicorn_config.py, two workers, a registry that
+needs a pull secret (token auth), logging at DEBUG, a bearer token on the hooks.
+
+/metrics sums the counts of every worker (prometheus_client's multiprocess mode), also of
+workers that are gone; stderr holds nothing but JSON lines, and never a credential.
+"""
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.harness.populate import plan_from
+from tests.harness.registry import Registry, TokenAuth, free_port
+from tests.harness.tokenserver import TokenServer
+from tests.hooks.emulator import HookClient
+from tests.hooks.wire import login, secret
+from tests.web.hook_requests import source_sync
+from tests.web.prometheus import increase, scrape
+
+pytestmark = pytest.mark.registry
+
+PROJECT = Path(__file__).resolve().parents[2]
+PLAN = plan_from({"private/model": ["1.0.0", "1.1.0"], "private/denied": ["1.0.0"]})
+PASSWORD = "planted-password-3b9e1f"
+WRONG_PASSWORD = "planted-wrong-password-c47a02"
+HOOK_TOKEN = "planted-hook-token-58d0aa"
+WRONG_HOOK_TOKEN = "planted-wrong-hook-token-e61b93"
+START_TIMEOUT = 20.0
+
+
+@dataclass
+class Service:
+    """gunicorn serving the hooks, its stderr in a file, and the registry it scans."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+    metrics_dir: Path
+    registry: Registry
+    token_server: TokenServer
+
+    def client(self, token: str = HOOK_TOKEN) -> httpx.Client:
+        """A fresh connection (keep-alive connections end when their worker does)."""
+        return httpx.Client(
+            base_url=self.url, timeout=30.0, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """Every line gunicorn has written to stderr so far, each parsed as JSON."""
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def workers(self) -> set[int]:
+        """The pids of the live worker processes (children of the master)."""
+        found = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if fields[0] != "Z" and int(fields[1]) == self.process.pid:
+                found.add(int(stat.parent.name))
+        return found
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {START_TIMEOUT} s"
+        time.sleep(0.05)
+
+
+def answers_healthz(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def service(registry_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One server for the module; each test sends its own requests and compares scrapes."""
+    work = tmp_path_factory.mktemp("gunicorn")
+    with (
+        TokenServer(users={"alice": PASSWORD}, anonymous_pull=False, deny=["private/denied"]) as ts,
+        Registry(PLAN, TokenAuth(ts), binary=registry_binary) as registry,
+        (work / "stderr.log").open("wb") as stderr,
+    ):
+        port = free_port()
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AIM_WORKERS": "2",
+            "AIM_THREADS": "4",
+            "AIM_LOG_LEVEL": "DEBUG",
+            "AIM_HOOK_TOKEN": HOOK_TOKEN,
+            "AIM_INSECURE_REGISTRIES": registry.host,
+            "AIM_SCAN_DEADLINE_SECONDS": "10",
+            "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
+        }
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                *("--config", "python:hooks.gunicorn_config", "--bind", f"127.0.0.1:{port}"),
+                "hooks.app:create_app()",
+            ],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        served = Service(
+            process, f"http://127.0.0.1:{port}", work / "stderr.log", work / "metrics", registry, ts
+        )
+        try:
+            wait_for(lambda: process.poll() is not None or answers_healthz(served.url), "up")
+            assert process.poll() is None, served.log.read_text()
+            yield served
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def pull_secret(service: Service, password: str = PASSWORD) -> dict[str, Any]:
+    return secret(f"creds-{len(password)}", login(service.registry.host, "alice", password))
+
+
+def test_metrics_sum_every_worker_also_the_ones_that_are_gone(service: Service) -> None:
+    creds = pull_secret(service)
+    requests = [
+        source_sync(f"summed-{n}", service.registry.host, ["private/model"], [creds])
+        for n in range(8)
+    ]
+    with service.client() as http:
+        before = scrape(http)
+        with ThreadPoolExecutor(8) as pool:
+            replies = list(pool.map(HookClient(http).sync, requests))
+    assert [reply["status"]["status"] for reply in replies] == ["Ready"] * 8
+    # Each worker counts in files of its own, in the directory PROMETHEUS_MULTIPROC_DIR names.
+    assert len(list(service.metrics_dir.glob("counter_*.db"))) == 2
+
+    # A reload replaces both workers: the new ones never saw these syncs.
+    old = service.workers()
+    service.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(new := service.workers()) == 2 and not new & old, "workers replaced")
+
+    with service.client() as http:
+        after = scrape(http)
+    calls = "aim_hooks_hook_calls_total"
+    assert increase(before, after, calls, hook="sync/modelsource", outcome="Ready") == 8
+    assert increase(before, after, "aim_hooks_scans_total", result="run") == 8
+    assert increase(before, after, "aim_hooks_models_created_total") == 16
+    requests_total = "aim_hooks_registry_requests_total"
+    assert increase(before, after, requests_total, registry=service.registry.host, code="200") >= 8
+
+
+def test_every_line_on_stderr_is_json_and_a_sync_s_lines_name_its_parent(
+    service: Service,
+) -> None:
+    creds = pull_secret(service)
+    request = source_sync(
+        "json-lines", service.registry.host, ["private/model", "private/missing"], [creds]
+    )
+
+    with service.client() as http:
+        reply = HookClient(http).sync(request)
+
+    assert reply["status"]["status"] == "Degraded"
+    lines = service.log_lines()
+    assert {"gunicorn.error", "hooks.app", "hooks.registry.scanner"} <= {
+        line["logger"] for line in lines
+    }
+    mine = [line for line in lines if line.get("parent") == "json-lines"]
+    (failure,) = [line for line in mine if line["message"] == "registry call failed"]
+    assert (failure["registry"], failure["error_class"], failure["status"]) == (
+        service.registry.host,
+        "NotFoundError",
+        404,
+    )
+    (call,) = [line for line in mine if line["message"] == "hook call"]
+    assert (call["hook"], call["outcome"], call["scanned"], call["created"], call["http"]) == (
+        "sync/modelsource",
+        "Degraded",
+        True,
+        2,
+        200,
+    )
+
+
+def test_no_credential_ever_reaches_the_log(service: Service) -> None:
+    good, wrong = pull_secret(service), pull_secret(service, WRONG_PASSWORD)
+    host = service.registry.host
+    images = ["private/model", "private/denied", "private/missing"]
+
+    with service.client() as http:
+        hook = HookClient(http)
+        hook.sync(source_sync("good-secret", host, images, [good]))
+        hook.sync(source_sync("wrong-secret", host, ["private/model"], [wrong]))
+    with service.client(WRONG_HOOK_TOKEN) as http:
+        assert http.post("/sync/modelsource", content=b"{}").status_code == 401
+
+    failed = {
+        (line["parent"], line["error_class"])
+        for line in service.log_lines()
+        if line["message"] == "registry call failed"
+        and line["parent"] in ("good-secret", "wrong-secret")
+    }
+    # Failed calls that carried the credentials were logged (at DEBUG, everything is).
+    assert failed == {
+        ("good-secret", "AccessDeniedError"),
+        ("good-secret", "NotFoundError"),
+        ("wrong-secret", "AuthenticationError"),
+    }
+    assert service.token_server.requests
+    text = service.log.read_text()
+    planted = [PASSWORD, WRONG_PASSWORD, HOOK_TOKEN, WRONG_HOOK_TOKEN]
+    planted += [
+        base64.b64encode(f"alice:{p}".encode()).decode() for p in (PASSWORD, WRONG_PASSWORD)
+    ]
+    planted += [s["data"][".dockerconfigjson"] for s in (good, wrong)]
+    assert [p for p in planted if p in text] == []
+    # Every JWT starts with the base64 of '{"': no registry token was logged either.
+    assert "eyJ" not in text
+
