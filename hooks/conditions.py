@@ -7,6 +7,7 @@ and conditions come out in a fixed order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from typing import Any
 MAX_MESSAGE_LENGTH = 32768
 # Where a too long message is cut, leaving room for the note that says how much was cut.
 TRUNCATED_LENGTH = 32700
+# metav1.Time as the CRD's `format: date-time` accepts it.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,21 @@ class Condition:
 def format_time(moment: datetime) -> str:
     """RFC 3339 UTC with whole seconds, the form Kubernetes itself writes."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def carried_time(value: object) -> str | None:
+    """A timestamp of the received status, if it is one the CRD accepts (RFC 3339).
+
+    The API server stores nothing else, but a request can carry anything; written back, a bad
+    one would make every status write of this parent fail.
+    """
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        return None
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value
 
 
 def bounded_message(message: str) -> str:
@@ -63,12 +81,8 @@ def render_conditions(
     for condition in sorted(conditions, key=lambda c: (rank.get(c.type, len(rank)), c.type)):
         old = before.get(condition.type)
         transition = format_time(now)
-        if (
-            old is not None
-            and old.get("status") == condition.status
-            and isinstance(old.get("lastTransitionTime"), str)
-        ):
-            transition = old["lastTransitionTime"]
+        if old is not None and old.get("status") == condition.status:
+            transition = carried_time(old.get("lastTransitionTime")) or transition
         item: dict[str, Any] = {
             "type": condition.type,
             "status": condition.status,

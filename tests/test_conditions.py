@@ -142,3 +142,27 @@ def test_message_never_exceeds_the_api_server_limit(length, char):
 
     assert len(rendered["message"]) <= MAX_MESSAGE
     assert rendered["message"].startswith(message[:32700])
+
+
+@pytest.mark.parametrize(
+    "carried",
+    ["", "yesterday", "2025-01-15", "2025-13-45T10:30:00Z", "2025-01-15T10:30:00", 1736937000],
+)
+def test_a_carried_transition_time_the_crd_would_refuse_is_replaced(carried: object) -> None:
+    """Written back, an invalid metav1.Time would make every status write of the parent fail."""
+    previous = [{"type": "Ready", "status": "True", "lastTransitionTime": carried}]
+
+    (rendered,) = render_conditions([Condition("Ready", "True", "R", "m")], previous, LATER, None)
+
+    assert rendered["lastTransitionTime"] == format_time(LATER)
+
+
+@pytest.mark.parametrize(
+    "carried", ["2025-01-15T10:30:00Z", "2025-01-15T10:30:00.5Z", "2025-01-15T12:30:00+02:00"]
+)
+def test_a_valid_carried_transition_time_is_kept_as_written(carried: str) -> None:
+    previous = [{"type": "Ready", "status": "True", "lastTransitionTime": carried}]
+
+    (rendered,) = render_conditions([Condition("Ready", "True", "R", "m")], previous, LATER, None)
+
+    assert rendered["lastTransitionTime"] == carried

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from hooks.conditions import Condition, format_time
+from hooks.conditions import Condition, carried_time, format_time
 from hooks.metacontroller import (
     CustomizeRequest,
     CustomizeResponse,
@@ -106,7 +106,7 @@ def _observed(request: SyncRequest) -> dict[str, Mapping[str, Any]]:
     observed: dict[str, Mapping[str, Any]] = {}
     for name, child in request.children_of(MODEL_KEY).items():
         metadata = child.get("metadata")
-        if isinstance(metadata, Mapping) and metadata.get("name") == name:
+        if isinstance(metadata, (dict, Mapping)) and metadata.get("name") == name:
             observed[name] = child
         else:
             kept = dict(metadata) if isinstance(metadata, Mapping) else {}
@@ -274,7 +274,7 @@ def _sync(
         *inputs.config_conditions,
         _secrets_condition(spec, inputs.secret_problems),
     ]
-    last_sync = parent.status.get("lastSyncTime")
+    last_sync = carried_time(parent.status.get("lastSyncTime"))
     status: dict[str, Any] = {
         "status": state,
         "discoveredModels": len(plan.children),
@@ -283,7 +283,7 @@ def _sync(
     }
     if state in (READY, DEGRADED):
         status["lastSyncTime"] = format_time(now)
-    elif isinstance(last_sync, str):
+    elif last_sync is not None:
         status["lastSyncTime"] = last_sync
     status["conditions"] = render_source_conditions(
         conditions, parent.status.get("conditions"), now, parent.generation
@@ -333,8 +333,9 @@ def _not_scanned(
         else 0,
         "modelsLimitReached": previous.get("modelsLimitReached") is True,
     }
-    if isinstance(previous.get("lastSyncTime"), str):
-        status["lastSyncTime"] = previous["lastSyncTime"]
+    last_sync = carried_time(previous.get("lastSyncTime"))
+    if last_sync is not None:
+        status["lastSyncTime"] = last_sync
     limit = limit_condition(len(children), 0)
     old_limit = _previous_condition(previous, "MaxModelsLimitReached")
     if old_limit is not None:

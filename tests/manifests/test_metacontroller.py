@@ -59,12 +59,14 @@ def test_kustomizations_list_files_that_exist(project: Path) -> None:
 
 
 def test_install_holds_the_hooks_and_controllers_only(install: Install) -> None:
-    """No CRDs (crds/), no Namespace (the AIM operator's), no Metacontroller (installed apart)."""
+    """No CRDs (crds/), no Namespace (the AIM operator's), no Metacontroller (installed apart);
+    the NetworkPolicy that fences the hooks in."""
     assert set(install) == {
         SOURCE_CONTROLLER,
         CONFIG_CONTROLLER,
         ("Deployment", NAME),
         ("Service", NAME),
+        ("NetworkPolicy", NAME),
     }
 
 
