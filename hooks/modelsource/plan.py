@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from hooks.modelsource.naming import model_name
 from hooks.modelsource.versions import newest_first_key
@@ -92,16 +92,19 @@ def kept_child(child: Mapping[str, Any]) -> dict[str, Any]:
     """An existing child as we return it: the same object, minus server-owned fields.
 
     Under OnDelete nothing is updated anyway; under InPlace returning what is there is a no-op.
+    Every sync returns every child, so this runs 10,000 times for a large source: it copies with
+    `dict()` and tests `dict` before the slower `Mapping` check (bench/gated_sync.py).
     """
-    metadata = child.get("metadata") if isinstance(child.get("metadata"), Mapping) else {}
-    assert isinstance(metadata, Mapping)
+    raw = child.get("metadata")
+    metadata: Mapping[str, Any] = raw if _is_mapping(raw) else {}
     kept_meta: dict[str, Any] = {"name": metadata.get("name")}
     labels = metadata.get("labels")
-    if isinstance(labels, Mapping) and labels:
+    if labels and _is_mapping(labels):
         kept_meta["labels"] = dict(labels)
     annotations = metadata.get("annotations")
-    if isinstance(annotations, Mapping):
-        kept_annotations = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    if annotations and _is_mapping(annotations):
+        kept_annotations = dict(annotations)
+        kept_annotations.pop(LAST_APPLIED, None)
         if kept_annotations:
             kept_meta["annotations"] = kept_annotations
     kept: dict[str, Any] = {
@@ -112,6 +115,11 @@ def kept_child(child: Mapping[str, Any]) -> dict[str, Any]:
     if "spec" in child:
         kept["spec"] = child["spec"]
     return kept
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """A JSON object: parsed ones are dicts, and `isinstance(dict)` is cheaper than `Mapping`."""
+    return isinstance(value, (dict, Mapping))
 
 
 def child_identity(child: Mapping[str, Any]) -> tuple[str, str, str] | None:
