@@ -65,12 +65,57 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
 class _Listing:
-    """The repositories a wildcard draws from, and the failure that cut the listing short."""
+    """The repositories a wildcard draws from, page by page as they arrive, shared by every
+    target of the scan that needs them; and the failure that cut the listing short.
 
-    names: tuple[str, ...]
-    error: RegistryError | None = None
+    Targets start listing tags as soon as a page arrives rather than after the last one, so a
+    listing longer than the deadline still makes progress. `in_order` holds while the names
+    arrive sorted, as `/v2/_catalog` gives them: then a listing cut by the deadline still says
+    where the next call resumes (after the last name read and done).
+    """
+
+    def __init__(self, sorted_by_name: bool) -> None:
+        self.names: list[str] = []
+        self.in_order = sorted_by_name
+        self.complete = False
+        self.error: RegistryError | None = None
+        self._seen: set[str] = set()
+        self._arrived = asyncio.Event()
+
+    def add(self, page: Sequence[str]) -> None:
+        """Names of a new page; repeats (a listing read again after a retry) are dropped."""
+        for name in page:
+            if name in self._seen:
+                continue
+            if self.names and name <= self.names[-1]:
+                self.in_order = False  # a registry that does not sort: resume only when complete
+            self._seen.add(name)
+            self.names.append(name)
+        self._wake()
+
+    def end(self, error: RegistryError | None) -> None:
+        """No more pages: the listing is complete, or `error` cut it short."""
+        self.complete = True
+        self.error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        self._arrived.set()
+        self._arrived = asyncio.Event()
+
+    async def batches(self) -> AsyncIterator[list[str]]:
+        """The names read so far, then each page's new names as it arrives, until the end."""
+        given = 0
+        while True:
+            if given < len(self.names):
+                batch = self.names[given:]
+                given = len(self.names)
+                yield batch
+            elif self.complete:
+                return
+            else:
+                await self._arrived.wait()
 
 
 @dataclass
@@ -83,6 +128,7 @@ class _Progress:
     failed: dict[str, str] = field(default_factory=dict)
     warnings: dict[str, str] = field(default_factory=dict)
     selected: list[str] | None = None
+    listing: _Listing | None = None
     retry_after: float | None = None
 
     def fail(self, repository: str | None, error: RegistryError) -> None:
@@ -98,9 +144,26 @@ class _Progress:
         return repository in self.found or repository in self.failed
 
     def resume_after(self) -> str | None:
-        """The last repository of the longest fully done prefix of the selected ones."""
+        """Where the next call starts: after the longest prefix, by name, of the repositories
+        this call has dealt with. With a sorted listing that is every name read up to the first
+        selected one not yet done, so pages without a match count as progress too; otherwise,
+        once the listing is complete, the done prefix of the selected names."""
         last = self.target.resume_after
-        for repository in self.selected or ():
+        listing = self.listing
+        if listing is None:
+            return last
+        if listing.in_order:
+            selected = set(self.selected or ())
+            for name in listing.names:
+                if last is not None and name <= last:
+                    continue
+                if name in selected and not self.done(name):
+                    break
+                last = name
+            return last
+        if not listing.complete:
+            return last
+        for repository in sorted(self.selected or ()):
             if not self.done(repository):
                 break
             last = repository
@@ -184,7 +247,7 @@ class _RegistryScan:
         self.distribution = DistributionClient(registry, base_url, client, auth, settings)
         self.client = client
         self._tags: dict[str, asyncio.Task[TagList]] = {}
-        self._listings: dict[str, asyncio.Task[_Listing]] = {}
+        self._listings: dict[str, tuple[_Listing, asyncio.Task[None]]] = {}
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -223,8 +286,9 @@ class _RegistryScan:
             self._tags[repository] = task
         return asyncio.shield(task)
 
-    def repositories(self, target: ScanTarget) -> asyncio.Future[_Listing]:
-        """All repositories a wildcard can draw from: Hub namespace, GitHub owner, or catalog."""
+    def repositories(self, target: ScanTarget) -> _Listing:
+        """All repositories a wildcard can draw from: Hub namespace, GitHub owner, or catalog;
+        listed once per scan, its pages shared as they arrive."""
         scope = ""
         pages: PageSource = self._catalog_pages
         if self.registry in (DOCKER_HUB, GHCR):
@@ -232,29 +296,39 @@ class _RegistryScan:
             pages = (
                 self._hub_pages(scope) if self.registry == DOCKER_HUB else self._ghcr_pages(scope)
             )
-        task = self._listings.get(scope)
-        if task is None:
-            task = asyncio.ensure_future(self._list(pages))
-            self._listings[scope] = task
-        return asyncio.shield(task)
+        started = self._listings.get(scope)
+        if started is not None:
+            return started[0]
+        listing = _Listing(sorted_by_name=not scope)
+        self._listings[scope] = (listing, asyncio.ensure_future(self._list(pages, listing)))
+        return listing
 
     def shared_tasks(self) -> list[asyncio.Future[Any]]:
         """The tag and repository listings started for targets (to cancel at the deadline)."""
-        return [*self._tags.values(), *self._listings.values()]
+        return [*self._tags.values(), *(task for _, task in self._listings.values())]
 
-    async def _list(self, pages: PageSource) -> _Listing:
-        """Every name the pages give, retried as one call; a failure keeps what was read."""
-        names: dict[str, None] = {}  # ordered and free of the repeats a restarted listing reads
+    async def _list(self, pages: PageSource, listing: _Listing) -> None:
+        """Read every page into `listing`, retried as one call; a failure keeps what was read."""
 
         async def read() -> None:
-            async for page in pages(next(reversed(names)) if names else None):
-                names.update(dict.fromkeys(page))
+            async for page in pages(listing.names[-1] if listing.names else None):
+                listing.add(page)
 
         try:
             await self.call(read)
         except RegistryError as error:
-            return _Listing(tuple(names), error)
-        return _Listing(tuple(names))
+            listing.end(error)
+        except Exception as error:
+            # The targets waiting on the pages must hear of a bug, not wait for the deadline.
+            log.exception("listing the repositories of %s failed", self.registry)
+            listing.end(
+                RegistryError(
+                    f"listing the repositories of {self.registry}: internal error "
+                    f"({type(error).__name__})"
+                )
+            )
+        else:
+            listing.end(None)
 
     def _catalog_pages(self, after: str | None) -> AsyncIterator[list[str]]:
         """`/v2/_catalog` is sorted, so a retry continues after the last name read."""
@@ -350,19 +424,23 @@ class _RegistryScan:
         ]
 
     async def _wildcard(self, progress: _Progress) -> None:
+        """List the tags of each selected repository as soon as its listing page arrives."""
         target = progress.target
-        listing = await self.repositories(target)
-        if listing.error is not None:
-            progress.fail(None, listing.error)
+        listing = self.repositories(target)
+        progress.listing = listing
+        selected: list[str] = []
+        progress.selected = selected
         start = target.resume_after
-        progress.selected = sorted(
-            n
-            for n in set(listing.names)
-            if (start is None or n > start) and target.selects_repository(n)
-        )
-        await asyncio.gather(
-            *(self._guarded(progress, n, self._repository(progress, n)) for n in progress.selected)
-        )
+        async with asyncio.TaskGroup() as group:
+            async for names in listing.batches():
+                for name in names:
+                    if (start is None or name > start) and target.selects_repository(name):
+                        selected.append(name)
+                        group.create_task(
+                            self._guarded(progress, name, self._repository(progress, name))
+                        )
+            if listing.error is not None:
+                progress.fail(None, listing.error)
 
 
 def _catalog_start(targets: Sequence[ScanTarget]) -> str | None:

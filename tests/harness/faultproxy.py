@@ -13,7 +13,7 @@ Actions: `status` (a JSON error with that status, Retry-After when asked), `drop
 answering), `reset` (TCP RST), `truncate` (send half of the upstream body, then close), `stall`
 (never answer; close after `ms`, default 60 s), `delay` (`ms` then pass through), `redirect` (307
 to the same URL, on `host` when given; requests already on `host` pass through), `paginate`
-(sorted `?n=&last=` pages with a relative Link, as v3 and ghcr.io do), `link_loop` (upstream page
+(sorted `?n=&last=` pages with a relative Link, as v3 and ghcr.io do; `page_size` caps `n`), `link_loop` (upstream page
 with a Link to itself), `endless_pages` (an infinite chain of fresh pages, no upstream), `garbage`
 (200 whose body is not JSON).
 """
@@ -610,7 +610,11 @@ class FaultProxy:
         last = query.get("last", [None])[0]
         if last is not None:
             items = [item for item in items if item > last]
+        # `page_size` caps the page as a registry's own limit does (distribution's
+        # catalog.maxentries): a client's larger `n` gets the smaller page and a Link.
         size = int(query.get("n", [options.get("page_size", _DEFAULT_PAGE_SIZE)])[0])
+        if "page_size" in options:
+            size = min(size, int(options["page_size"]))
         page = items[:size]
         payload[key] = page
         headers: Headers = []

@@ -383,3 +383,57 @@ def test_a_wildcard_cut_by_the_deadline_resumes_where_it_stopped_until_it_finish
     assert len(seen) == len(set(seen))  # nothing reported twice
     assert set(seen) == images_of(registry, *REPOSITORIES)
     assert all(r.error is None for r in results)
+
+
+def test_a_catalog_longer_than_the_deadline_still_makes_progress_call_after_call(
+    registry: Registry, proxy: FaultProxy
+) -> None:
+    """Tags are listed as catalog pages arrive, and the resume point moves over every name
+    read, so a catalog that takes longer to list than the deadline allows still settles."""
+    # 8 catalog pages of 5 names, 100 ms each: 0.8 s to list, against a 0.5 s deadline.
+    proxy.set_rules(
+        [{"match": r"GET /v2/_catalog", "action": "paginate", "page_size": 5}], latency_ms=100
+    )
+    [target] = one(registry, "org/model-*")
+    listed: list[str] = []
+    seen: list[ImageRef] = []
+    calls = 0
+    while True:
+        calls += 1
+        assert calls <= 20, "the scan never settled"
+        before = len(proxy.requests)
+        [result] = scan(registry, proxy, [target], concurrency=4, scan_deadline=0.5)
+        requests = proxy.requests[before:]
+        listed += [r.path.removeprefix("/v2/").removesuffix("/tags/list") for r in requests]
+        seen.extend(result.images)
+        assert result.error is None
+        if result.finished:
+            break
+        # Each call moved on, and reports exactly the repositories up to where it stopped.
+        assert result.resume_after is not None and result.resume_after > (target.resume_after or "")
+        assert {i.repository for i in result.images} == {
+            r for r in REPOSITORIES if (target.resume_after or "") < r <= result.resume_after
+        }
+        target = replace(target, resume_after=result.resume_after)
+
+    assert calls > 1
+    tag_lists = [path for path in listed if path.startswith("org/")]
+    assert set(tag_lists) == set(REPOSITORIES)
+    assert len(seen) == len(set(seen))  # nothing reported twice
+    assert set(seen) == images_of(registry, *REPOSITORIES)
+
+
+def test_tag_lists_start_before_the_catalog_is_read_to_its_end(
+    registry: Registry, proxy: FaultProxy
+) -> None:
+    proxy.set_rules(
+        [{"match": r"GET /v2/_catalog", "action": "paginate", "page_size": 10}], latency_ms=50
+    )
+    [result] = scan(registry, proxy, one(registry, "org/model-*"))
+
+    assert result.finished and result.error is None
+    assert set(result.images) == images_of(registry, *REPOSITORIES)
+    paths = [r.path for r in proxy.requests]
+    last_catalog_page = max(i for i, path in enumerate(paths) if path == "/v2/_catalog")
+    first_tag_list = min(i for i, path in enumerate(paths) if path.endswith("/tags/list"))
+    assert first_tag_list < last_catalog_page
