@@ -36,6 +36,7 @@ from hooks.registry.errors import (
     UnavailableError,
 )
 from hooks.registry.github import GitHubPackagesClient
+from hooks.registry.pool import ShardedTransport
 from hooks.registry.targets import ScanTarget, TargetResult
 
 T = TypeVar("T")
@@ -471,11 +472,9 @@ async def _scan(
     registries = sorted({t.registry for t in targets})
     clients = {
         registry: httpx.AsyncClient(
-            verify=trust,
             timeout=settings.request_timeout,
-            limits=httpx.Limits(max_connections=settings.concurrency),
             follow_redirects=False,
-            transport=transport,
+            transport=transport or ShardedTransport(settings.concurrency, trust),
             trust_env=False,
         )
         for registry in registries
