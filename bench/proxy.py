@@ -11,10 +11,10 @@ from __future__ import annotations
 import multiprocessing
 from collections import Counter
 from multiprocessing.connection import Connection
-from types import TracebackType
 from typing import Any, Self
 
 from tests.harness.faultproxy import FaultProxy
+from tests.harness.loopback import LoopbackServer
 
 
 def _serve(upstream_port: int, channel: Connection) -> None:
@@ -37,7 +37,7 @@ def _serve(upstream_port: int, channel: Connection) -> None:
                 seen = len(requests)
 
 
-class ProxyProcess:
+class ProxyProcess(LoopbackServer):
     """A FaultProxy in front of `127.0.0.1:upstream_port`, in its own process."""
 
     def __init__(self, upstream_port: int) -> None:
@@ -45,16 +45,6 @@ class ProxyProcess:
         self._channel: Connection | None = None
         self._process: Any = None
         self.port = 0
-
-    @property
-    def url(self) -> str:
-        """Base URL of the proxy."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def host(self) -> str:
-        """`127.0.0.1:PORT` of the proxy."""
-        return f"127.0.0.1:{self.port}"
 
     def _ask(self, command: str, argument: object = None) -> Any:
         assert self._channel is not None, "the proxy is not started"
@@ -71,7 +61,8 @@ class ProxyProcess:
         requests: list[tuple[str, str]] = self._ask("requests")
         return requests
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
+        """Start the proxy process and wait (at most 30 s) for the port it listens on."""
         parent, child = multiprocessing.Pipe()
         context = multiprocessing.get_context("spawn")
         self._process = context.Process(
@@ -85,18 +76,16 @@ class ProxyProcess:
         self.port = parent.recv()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._channel is not None:
-            self._channel.send(("stop", None))
-        if self._process is not None:
-            self._process.join(timeout=10)
-            if self._process.is_alive():
-                self._process.kill()
+    def stop(self) -> None:
+        """Ask the proxy process to stop; kill it if it has not within 10 s."""
+        channel, self._channel = self._channel, None
+        process, self._process = self._process, None
+        if channel is not None:
+            channel.send(("stop", None))
+        if process is not None:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
 
 
 def tag_lists_per_repository(requests: list[tuple[str, str]]) -> Counter[str]:

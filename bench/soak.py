@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,8 +42,15 @@ import httpx
 
 from bench.environment import require_registry
 from bench.proxy import ProxyProcess
+from tests.harness.loopback import free_port
 from tests.harness.populate import plan_from
-from tests.harness.registry import Registry, free_port
+from tests.harness.processes import (
+    child_pids,
+    gunicorn_command,
+    stop_process,
+    wait_until_healthy,
+)
+from tests.harness.registry import Registry
 from tests.hooks import wire
 
 REGISTRY = "soak.example.com"
@@ -55,6 +61,9 @@ WARM_UP_FRACTION = 0.15
 IDLE_SETTLE_SECONDS = 1.5
 METRICS_EVERY_SECONDS = 2.0
 THREADS = 4  # request threads per gunicorn worker (AIM_THREADS)
+_READY_TIMEOUT = 30.0
+# The soak has always given gunicorn's graceful shutdown twice the tests' 15 s.
+_STOP_TIMEOUT = 30.0
 FAULTS = [
     {"match": "GET .*/tags/list", "action": "status", "status": 503, "prob": 0.05},
     {"match": "GET .*/tags/list", "action": "reset", "prob": 0.03},
@@ -88,24 +97,10 @@ class WorkerSample:
     threads: int
 
 
-def _worker_pids(master: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            # After the parenthesised command: the state, then the parent's pid.
-            if stat.rsplit(")", 1)[1].split()[1] == str(master):
-                pids.append(int(entry))
-    return sorted(pids)
-
-
 def sample_workers(master: int) -> list[WorkerSample]:
     """Memory, open files (sockets among them) and threads of each worker of `master`."""
     samples = []
-    for pid in _worker_pids(master):
+    for pid in child_pids(master):
         status = dict(
             line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
         )
@@ -133,42 +128,18 @@ def gunicorn(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:hooks.gunicorn_config",
-                "hooks.app:create_app()",
-            ],
-            env={**os.environ, **env, "AIM_BIND": f"127.0.0.1:{port}"},
+            gunicorn_command(port),
+            env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited at start:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn not ready after 30 s")
-            time.sleep(0.05)
+        wait_until_healthy(process, url, _READY_TIMEOUT, lambda: log.read_text(errors="replace"))
         yield process, url
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, _STOP_TIMEOUT)
 
 
 def _secret() -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 
 from hooks.__main__ import main
 from tests.cli.runner import ROOT, cli_env
-from tests.harness.registry import free_port
+from tests.harness.loopback import free_port
 
 START_TIMEOUT = 20.0
 

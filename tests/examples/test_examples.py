@@ -21,9 +21,9 @@ import pytest
 
 from hooks.registry.credentials import keychain_from_secrets
 from tests.cli.runner import ROOT, cli_env
-from tests.harness.registry import free_port
+from tests.harness.loopback import free_port
 from tests.manifests import crdschema
-from tests.manifests.test_doc_examples import PAGES, Page, classify, examples
+from tests.manifests.doc_examples import PAGES, Page, classify, examples
 from tests.shared import shared_path
 
 EXAMPLES = ROOT / "examples"

@@ -12,10 +12,10 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from tests.harness.loopback import LoopbackServer, ServingThread
 from tests.shared import shared_path
 
 
@@ -44,7 +44,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-class ApiServer:
+class ApiServer(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 (port 0) that records requests and answers via `handle`.
 
     `stub(path, reply)` makes one path answer a canned reply, for the malformed answers no
@@ -55,8 +55,7 @@ class ApiServer:
         self.requests: list[RecordedRequest] = []
         self._stubs: dict[str, Reply] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServingThread | None = None
 
     def handle(self, request: RecordedRequest) -> Reply:
         """The answer to one request; subclasses speak their API here."""
@@ -77,54 +76,20 @@ class ApiServer:
             stub = self._stubs.get(request.path)
         return stub if stub is not None else self.handle(request)
 
-    @property
-    def port(self) -> int:
-        """The port the server listens on; it must be started."""
-        if self._server is None:
-            raise RuntimeError(f"{type(self).__name__} is not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def host(self) -> str:
-        """`127.0.0.1:PORT`, the form `RegistrySettings.insecure_registries` takes."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """The base URL, `http://127.0.0.1:PORT`."""
-        return f"http://{self.host}"
-
     def start(self) -> Self:
         """Listen on a free port of 127.0.0.1 and serve from a daemon thread."""
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.api = self  # type: ignore[attr-defined]
-        self._server = server
-        # A short poll makes `stop` (which waits for the serving loop to notice) near-instant.
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-        self._thread.start()
+        self._serving = ServingThread(server, type(self).__name__)
+        self.port = self._serving.port
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket; safe to call twice."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -13,9 +13,9 @@ Actions: `status` (a JSON error with that status, Retry-After when asked), `drop
 answering), `reset` (TCP RST), `truncate` (send half of the upstream body, then close), `stall`
 (never answer; close after `ms`, default 60 s), `delay` (`ms` then pass through), `redirect` (307
 to the same URL, on `host` when given; requests already on `host` pass through), `paginate`
-(sorted `?n=&last=` pages with a relative Link, as v3 and ghcr.io do; `page_size` caps `n`), `link_loop` (upstream page
-with a Link to itself), `endless_pages` (an infinite chain of fresh pages, no upstream), `garbage`
-(200 whose body is not JSON).
+(sorted `?n=&last=` pages with a relative Link, as v3 and ghcr.io do; `page_size` caps `n`),
+`link_loop` (upstream page with a Link to itself), `endless_pages` (an infinite chain of fresh
+pages, no upstream), `garbage` (200 whose body is not JSON).
 """
 
 import asyncio
@@ -31,10 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from tests.harness.loopback import LoopbackServer
 from tests.harness.tls import TestCA
 
 ACTIONS = frozenset(
@@ -263,7 +263,7 @@ class _Upstream:
             self._streams = None
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """The proxy: `start()`/`stop()` or a context manager; `url`, `host`, `port` once started.
 
     `tls` makes the proxy itself listen with HTTPS; `upstream_tls_ca` makes it talk HTTPS to the
@@ -298,23 +298,6 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
-
-    # --- addresses ---------------------------------------------------------------------------
-
-    @property
-    def scheme(self) -> str:
-        """https when the proxy itself listens with TLS."""
-        return "https" if self.tls is not None else "http"
-
-    @property
-    def host(self) -> str:
-        """`127.0.0.1:PORT`."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """Base URL without a trailing slash."""
-        return f"{self.scheme}://{self.host}"
 
     # --- rules and records -------------------------------------------------------------------
 
@@ -443,17 +426,6 @@ class FaultProxy:
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- connection handling -------------------------------------------------------------------
 

@@ -7,8 +7,6 @@ from. It starts in about 40 ms with storage on tmpfs (RECIPE §2), so tests may 
 
 import os
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -16,14 +14,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, Self
 
 import bcrypt
 import httpx
 import yaml
 
+from tests.harness.loopback import LoopbackServer, free_port
 from tests.harness.populate import Image, ImagePlan, write_layout
+from tests.harness.processes import stop_process
 from tests.harness.tls import TestCA
 from tests.harness.tokenserver import TokenServer
 
@@ -91,14 +90,7 @@ def scratch_root() -> Path | None:
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
-def free_port() -> int:
-    """A port that was free a moment ago on 127.0.0.1 (the caller retries on a conflict)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Registry:
+class Registry(LoopbackServer):
     """docker-registry serving on 127.0.0.1, optionally with an image plan, auth and TLS.
 
     `start()` writes the plan's storage layout (before the process starts, as the registry caches
@@ -122,23 +114,6 @@ class Registry:
         self.port = 0
         self._workdir: _Workdir | None = None
         self._process: subprocess.Popen[bytes] | None = None
-
-    # --- addresses ---------------------------------------------------------------------------
-
-    @property
-    def scheme(self) -> str:
-        """https with TLS, else http."""
-        return "https" if self.tls is not None else "http"
-
-    @property
-    def host(self) -> str:
-        """`127.0.0.1:PORT`, the registry part of an image reference."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """Base URL without a trailing slash."""
-        return f"{self.scheme}://{self.host}"
 
     @property
     def data_dir(self) -> Path:
@@ -245,13 +220,8 @@ class Registry:
     def stop(self) -> None:
         """SIGTERM and wait (SIGKILL if it lingers), then remove config, log and storage."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=_STOP_TIMEOUT)
+        if process is not None:
+            stop_process(process, _STOP_TIMEOUT)
         workdir, self._workdir = self._workdir, None
         if workdir is not None:
             shutil.rmtree(workdir.root, ignore_errors=True)
@@ -260,17 +230,6 @@ class Registry:
     def running(self) -> bool:
         """Whether the process is alive."""
         return self._process is not None and self._process.poll() is None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class RegistryFactory(Protocol):

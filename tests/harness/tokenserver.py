@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from tests.harness.loopback import LoopbackServer, ServingThread
 from tests.harness.tls import TestCA
 
 # `error`: every request gets 500 with a JSON error; `garbage`: 200 with a body that is not JSON.
@@ -92,7 +92,7 @@ def _scopes(values: Iterable[str]) -> list[Scope]:
     return [scope for scope in parsed if scope is not None]
 
 
-class TokenServer:
+class TokenServer(LoopbackServer):
     """A threaded token endpoint on 127.0.0.1 (`url`, `realm`), optionally over TLS.
 
     Policy: valid credentials get pull and push on every repository not in `deny` (names or
@@ -136,8 +136,7 @@ class TokenServer:
         self._cert_der = self._write_signing_cert()
         self._lock = threading.Lock()
         self._requests: list[TokenRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServingThread | None = None
 
     def _write_signing_cert(self) -> bytes:
         """A self-signed cert for the signing key; distribution trusts it via rootcertbundle."""
@@ -167,49 +166,17 @@ class TokenServer:
             server.socket = self.tls.server_context().wrap_socket(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
-        self._server = server
-        # A short poll interval: shutdown() waits for it, and every test stops its server.
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="tokenserver", daemon=True
-        )
-        self._thread.start()
+        self._serving = ServingThread(server, "tokenserver")
+        self.port = self._serving.port
         return self
 
     def stop(self) -> None:
         """Stop serving and remove the directory it created."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()
         if self._owns_directory:
             shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The port it listens on (only once started)."""
-        if self._server is None:
-            raise RuntimeError("TokenServer is not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:PORT."""
-        scheme = "https" if self.tls is not None else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def realm(self) -> str:

@@ -15,17 +15,15 @@
 `HookClient` for it; `hook` is that for the default settings.
 """
 
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import pytest
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from hooks.app import create_app
 from hooks.modelsource.controller import ScanFunction
@@ -36,6 +34,7 @@ from tests.harness.faultproxy import FaultProxy
 from tests.harness.github_api import GitHubApi
 from tests.harness.populate import plan_from
 from tests.harness.registry import BasicAuth, Registry
+from tests.harness.wsgiserver import WsgiServer
 from tests.hooks.emulator import Clock, HookClient
 
 START = datetime(2026, 8, 20, 10, 0, tzinfo=UTC)
@@ -74,40 +73,6 @@ def namespaces(images: dict[str, list[str]]) -> dict[str, list[str]]:
         owner, name = repository.split("/", 1)
         listed.setdefault(owner, []).append(name)
     return listed
-
-
-class QuietHandler(WSGIRequestHandler):
-    """No access log line per request: the hook logs its own, and tests send thousands."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class WsgiServer:
-    """A threaded werkzeug server for a WSGI app on a free port of 127.0.0.1."""
-
-    def __init__(self, app: Any) -> None:
-        self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler
-        )
-        # A short poll makes shutdown (which waits for the serving loop to notice) near-instant.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        """Base URL without a trailing slash."""
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
 
 
 @dataclass

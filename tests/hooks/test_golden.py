@@ -22,7 +22,8 @@ import pytest
 from hooks.app import create_app
 from hooks.registry.config import RegistrySettings
 from hooks.settings import Settings
-from tests.hooks.conftest import START, WsgiServer
+from tests.harness.wsgiserver import WsgiServer
+from tests.hooks.conftest import START
 from tests.hooks.emulator import Clock, HookClient
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -13,7 +13,7 @@ import base64
 import json
 import random
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +28,7 @@ from tests.hooks.emulator import (
     response_schema,
     status_validator,
 )
+from tests.hooks.endpoints import EveryHost
 from tests.hooks.expected import models
 from tests.hooks.wire import (
     MODEL_KEY,
@@ -49,25 +50,6 @@ from tests.hooks.wire import (
 from tests.manifests import crdschema
 
 TOKEN = "property-token"
-
-
-class EveryHost(Mapping[str, str]):
-    """Registry endpoints that send every registry host to one URL (never out to the network)."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-
-    def __getitem__(self, host: str) -> str:
-        return self._url
-
-    def __contains__(self, host: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
 
 
 json_leaf = (

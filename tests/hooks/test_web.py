@@ -6,10 +6,7 @@ a hook request is a 400 (with a JSON error saying why), never a guess that could
 """
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +15,8 @@ import httpx
 import pytest
 
 from hooks.settings import Settings
-from tests.harness.registry import free_port
+from tests.harness.loopback import free_port
+from tests.harness.processes import gunicorn_command, stop_process, wait_until_healthy
 from tests.hooks.conftest import HookEnv
 from tests.hooks.emulator import HookClient, check_sync_answer
 from tests.hooks.wire import (
@@ -33,6 +31,7 @@ from tests.hooks.wire import (
 PROJECT = Path(__file__).resolve().parents[2]
 SPEC = {"filters": [{"image": "amdenterpriseai/aim-llama3"}]}
 TOKEN = "hook-token-4d1c9e"
+START_TIMEOUT = 20.0
 
 
 def a_sync_request() -> dict[str, object]:
@@ -163,20 +162,8 @@ def test_without_a_token_configured_any_authorization_is_ignored(hook: HookClien
     assert response.status_code == 200
 
 
-def gunicorn_command(port: int) -> list[str]:
-    """How the image starts the service (Dockerfile ENTRYPOINT), on a loopback port."""
-    return [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--config",
-        "python:hooks.gunicorn_config",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "hooks.app:create_app()",
-    ]
-
-
 @pytest.fixture
-def gunicorn(hooks_env: HookEnv) -> Iterator[str]:
+def gunicorn(hooks_env: HookEnv, tmp_path: Path) -> Iterator[str]:
     """The service as the image runs it: gunicorn with hooks/gunicorn_config.py, env settings."""
     port = free_port()
     settings = hooks_env.registry_settings()
@@ -190,33 +177,18 @@ def gunicorn(hooks_env: HookEnv) -> Iterator[str]:
         "AIM_THREADS": "4",
         "AIM_LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen(
-        gunicorn_command(port),
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # A file, not a pipe: nothing reads stderr while the service runs, and a full pipe blocks it.
+    stderr = tmp_path / "gunicorn-stderr.log"
+    with stderr.open("wb") as log:
+        process = subprocess.Popen(
+            gunicorn_command(port), cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start within 20 s"
-            time.sleep(0.05)
+        wait_until_healthy(process, url, START_TIMEOUT, stderr.read_text)
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_the_service_runs_under_gunicorn_with_its_configuration(gunicorn: str) -> None:

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
-from hooks.modelsource.controller import scan_target
-from hooks.modelsource.filters import ImageFilter, build_filters
-from hooks.modelsource.spec import parse_spec
 from hooks.modelsource.versions import satisfies
 from hooks.reference import ImageRef
 from hooks.registry import scanner
@@ -33,6 +30,7 @@ from tests.harness.populate import plan_from
 from tests.harness.registry import BasicAuth, Registry, RegistryFactory, TokenAuth
 from tests.harness.tls import TestCA
 from tests.harness.tokenserver import TokenServer
+from tests.registry.scanning import sent_authorizations, targets_for
 
 pytestmark = pytest.mark.registry
 
@@ -49,15 +47,6 @@ ALICE = Credential(username="alice", password="secret")
 BOB = Credential(username="bob", password="hunter2")
 HUB_SECRET = "dckr_pat_hub_secret"
 GITHUB_TOKEN = "ghp_classic_read_packages"
-
-
-def targets_for(spec: Mapping[str, Any]) -> list[ScanTarget]:
-    """The scan targets the controller asks for, on a first call (no progress yet)."""
-    filters = build_filters(parse_spec(dict(spec)))
-    runnable = [f for f in filters if isinstance(f, ImageFilter)]
-    assert len(runnable) == len(filters), filters
-    targets = [scan_target(f, None) for f in runnable]
-    return [t for t in targets if t is not None]
 
 
 def settings_for(*proxied: tuple[str, FaultProxy], **options: Any) -> RegistrySettings:
@@ -87,11 +76,6 @@ def catalog_requests(proxy: FaultProxy) -> list[ProxiedRequest]:
 def basic(credential: Credential) -> str:
     pair = f"{credential.username}:{credential.password}".encode()
     return "Basic " + base64.b64encode(pair).decode()
-
-
-def sent_authorizations(requests: list[Any]) -> set[str]:
-    """Every Authorization value a server received (any recorded request type)."""
-    return {r.headers["authorization"] for r in requests if "authorization" in r.headers}
 
 
 @pytest.fixture

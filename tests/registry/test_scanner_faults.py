@@ -24,7 +24,7 @@ from tests.harness.faultproxy import FaultProxy
 from tests.harness.populate import plan_from
 from tests.harness.registry import BasicAuth, Registry, RegistryFactory
 from tests.registry.conftest import ALICE
-from tests.registry.test_scanner import sent_authorizations, targets_for
+from tests.registry.scanning import sent_authorizations, targets_for
 
 pytestmark = pytest.mark.registry
 

@@ -35,7 +35,7 @@ from tests.harness.populate import plan_from
 from tests.harness.registry import Registry, TokenAuth
 from tests.harness.tls import TestCA
 from tests.harness.tokenserver import TokenServer
-from tests.hooks.conftest import WsgiServer
+from tests.harness.wsgiserver import WsgiServer
 from tests.hooks.emulator import Clock, HookClient
 from tests.reliability.planted import IDENTITY_TOKEN, PASSWORD, USERNAME, Planted
 from tests.reliability.scenarios import IMAGES, OTHER, PRIMARY, SECURE

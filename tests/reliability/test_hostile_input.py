@@ -29,9 +29,9 @@ from hooks.registry.config import RegistrySettings
 from hooks.registry.credentials import Keychain
 from hooks.registry.targets import ScanTarget, TargetResult
 from hooks.settings import Settings
-from tests.harness.registry import free_port
+from tests.harness.loopback import free_port
 from tests.hooks.emulator import SYNC_SCHEMA, floats_in, response_schema, status_validator
-from tests.hooks.test_properties import EveryHost
+from tests.hooks.endpoints import EveryHost
 from tests.manifests import crdschema
 from tests.reliability.conftest import Figures, Serve
 from tests.reliability.hostile import HostileCase, hostile_cases

@@ -9,7 +9,7 @@ the hostile-input campaign run the same search over everything they produce.
 import base64
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from tests.harness.populate import plan_from
 from tests.harness.registry import RegistryFactory, TokenAuth
 from tests.harness.tls import TestCA
 from tests.harness.tokenserver import TokenServer, claims_of
+from tests.hooks.emulator import HookClient
 from tests.hooks.expected import condition
 from tests.reliability.conftest import Figures, Serve, World
 from tests.reliability.planted import (
@@ -43,11 +44,36 @@ WILDCARD, REPOSITORIES, _, MIXED = SCENARIOS
 TLS_REGISTRY = "tls.test"
 
 
-@pytest.fixture
-def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Every log record of every library, at DEBUG."""
+LeakCheck = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture(autouse=True)
+def debug_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Every log record of every library at DEBUG, from before the service starts: the leak
+    search reads the most talkative level."""
     caplog.set_level(logging.DEBUG)
-    yield caplog
+
+
+@pytest.fixture
+def nothing_leaked(
+    caplog: pytest.LogCaptureFixture, planted: Planted, figures: Figures
+) -> LeakCheck:
+    """`nothing_leaked(reply)`: no planted credential in the answer nor in the logs; each search
+    is counted in the figures."""
+
+    def check(reply: dict[str, Any]) -> None:
+        hits = planted.hits(json.dumps(reply), caplog.text)
+        figures.texts_searched += 2
+        figures.secret_hits += len(hits)
+        assert hits == []
+
+    return check
+
+
+@pytest.fixture
+def calm_hook(calm_world: World, serve: Serve) -> HookClient:
+    """The hook service with the world's default settings, no fault injected."""
+    return serve(calm_world.settings())
 
 
 def sync(hook: Any, scenario: Any, primary: str, secrets: list[Any]) -> dict[str, Any]:
@@ -59,15 +85,6 @@ def sync(hook: Any, scenario: Any, primary: str, secrets: list[Any]) -> dict[str
 def degraded_message(reply: dict[str, Any]) -> str:
     message: str = condition(reply["status"], "Degraded")["message"]
     return message
-
-
-def assert_nothing_leaked(
-    planted: Planted, figures: Figures, reply: dict[str, Any], logs: str
-) -> None:
-    hits = planted.hits(json.dumps(reply), logs)
-    figures.texts_searched += 2
-    figures.secret_hits += len(hits)
-    assert hits == []
 
 
 def test_the_leak_search_finds_a_planted_value_in_every_form_it_travels_in(
@@ -90,8 +107,7 @@ def test_credentials_never_travel_over_plain_http_to_a_registry_not_listed_insec
     calm_world: World,
     serve: Serve,
     planted: Planted,
-    figures: Figures,
-    debug_logs: pytest.LogCaptureFixture,
+    nothing_leaked: LeakCheck,
 ) -> None:
     world = calm_world
     hook = serve(world.settings(insecure_registries=frozenset()))
@@ -115,7 +131,7 @@ def test_credentials_never_travel_over_plain_http_to_a_registry_not_listed_insec
     sent = world.proxy.requests[before[0] :] + world.other_proxy.requests[before_other:]
     assert sent != []
     assert {r.headers.get("authorization") for r in sent} == {None}
-    assert_nothing_leaked(planted, figures, reply, debug_logs.text)
+    nothing_leaked(reply)
 
 
 @pytest.mark.parametrize("kind", ["password", "identitytoken"])
@@ -124,12 +140,11 @@ def test_credentials_reach_an_https_registry_and_its_https_token_realm_and_nothi
     world: World,
     serve: Serve,
     planted: Planted,
-    figures: Figures,
     registry_factory: RegistryFactory,
     fault_proxy_factory: Callable[..., FaultProxy],
     token_server: Callable[..., TokenServer],
     test_ca: TestCA,
-    debug_logs: pytest.LogCaptureFixture,
+    nothing_leaked: LeakCheck,
 ) -> None:
     realm = token_server(
         {USERNAME: PASSWORD},
@@ -168,18 +183,13 @@ def test_credentials_reach_an_https_registry_and_its_https_token_realm_and_nothi
         assert scheme == "Bearer" and claims_of(token)["iss"] == realm.issuer
     planted.saw_authorizations(to_registry)
     assert world.decoy.requests == []
-    assert_nothing_leaked(planted, figures, reply, debug_logs.text)
+    nothing_leaked(reply)
 
 
 def test_authorization_never_follows_a_registry_redirect_to_another_host(
-    calm_world: World,
-    serve: Serve,
-    planted: Planted,
-    figures: Figures,
-    debug_logs: pytest.LogCaptureFixture,
+    calm_world: World, calm_hook: HookClient, planted: Planted, nothing_leaked: LeakCheck
 ) -> None:
-    world = calm_world
-    hook = serve(world.settings())
+    world, hook = calm_world, calm_hook
     # The catalog answers (with a token); each tag list then redirects to `localhost`.
     world.proxy.set_rules(
         [{"match": r"^GET /v2/.*/tags/list", "action": "redirect", "host": "localhost"}]
@@ -199,18 +209,13 @@ def test_authorization_never_follows_a_registry_redirect_to_another_host(
     # The registry itself did get a token for the very requests that were redirected.
     assert all(r.headers.get("authorization", "").startswith("Bearer ") for r in first_asked)
     planted.saw_authorizations(r.headers.get("authorization") for r in sent)
-    assert_nothing_leaked(planted, figures, reply, debug_logs.text)
+    nothing_leaked(reply)
 
 
 def test_credentials_never_follow_a_token_realm_redirect(
-    calm_world: World,
-    serve: Serve,
-    planted: Planted,
-    figures: Figures,
-    debug_logs: pytest.LogCaptureFixture,
+    calm_world: World, calm_hook: HookClient, planted: Planted, nothing_leaked: LeakCheck
 ) -> None:
-    world = calm_world
-    hook = serve(world.settings())
+    world, hook = calm_world, calm_hook
     world.token_proxy.set_rules([{"match": "/token", "action": "redirect", "host": "localhost"}])
     before = len(world.token_proxy.requests)
 
@@ -222,4 +227,4 @@ def test_credentials_never_follow_a_token_realm_redirect(
     assert asked
     assert {r.headers.get("host", "").split(":")[0] for r in asked} == {"127.0.0.1"}
     assert {r.headers.get("authorization") for r in asked} == {basic_auth()}
-    assert_nothing_leaked(planted, figures, reply, debug_logs.text)
+    nothing_leaked(reply)

@@ -17,7 +17,7 @@ import pytest
 from hooks.app import create_app
 from hooks.logs import LogFormatter
 from hooks.settings import Settings
-from tests.hooks.conftest import WsgiServer
+from tests.harness.wsgiserver import WsgiServer
 
 Serve = Callable[[Settings], httpx.Client]
 LogLines = Callable[[], list[dict[str, Any]]]

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +20,15 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.harness.loopback import free_port
 from tests.harness.populate import plan_from
-from tests.harness.registry import Registry, TokenAuth, free_port
+from tests.harness.processes import (
+    child_pids,
+    gunicorn_command,
+    stop_process,
+    wait_until_healthy,
+)
+from tests.harness.registry import Registry, TokenAuth
 from tests.harness.tokenserver import TokenServer
 from tests.hooks.emulator import HookClient
 from tests.hooks.wire import login, secret
@@ -63,15 +69,7 @@ class Service:
 
     def workers(self) -> set[int]:
         """The pids of the live worker processes (children of the master)."""
-        found = set()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue  # gone meanwhile
-            if fields[0] != "Z" and int(fields[1]) == self.process.pid:
-                found.add(int(stat.parent.name))
-        return found
+        return set(child_pids(self.process.pid))
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -79,13 +77,6 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"{what} within {START_TIMEOUT} s"
         time.sleep(0.05)
-
-
-def answers_healthz(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +100,7 @@ def service(registry_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
         }
         process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                *("--config", "python:hooks.gunicorn_config", "--bind", f"127.0.0.1:{port}"),
-                "hooks.app:create_app()",
-            ],
+            gunicorn_command(port),
             cwd=PROJECT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -123,16 +110,10 @@ def service(registry_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             process, f"http://127.0.0.1:{port}", work / "stderr.log", work / "metrics", registry, ts
         )
         try:
-            wait_for(lambda: process.poll() is not None or answers_healthz(served.url), "up")
-            assert process.poll() is None, served.log.read_text()
+            wait_until_healthy(process, served.url, START_TIMEOUT, served.log.read_text)
             yield served
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def pull_secret(service: Service, password: str = PASSWORD) -> dict[str, Any]:
@@ -235,4 +216,3 @@ def test_no_credential_ever_reaches_the_log(service: Service) -> None:
     assert [p for p in planted if p in text] == []
     # Every JWT starts with the base64 of '{"': no registry token was logged either.
     assert "eyJ" not in text
-

@@ -6,6 +6,7 @@ fail once, which the scanner retries, so one sync exercises every registry famil
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from hooks.metrics import code_label
@@ -45,17 +46,22 @@ FAULTS = [
 Proxies = Callable[..., FaultProxy]
 
 
-def proxied_registry(registry_factory: RegistryFactory, proxies: Proxies) -> FaultProxy:
+@pytest.fixture
+def proxy(registry_factory: RegistryFactory, fault_proxy_factory: Proxies) -> FaultProxy:
+    """A registry holding IMAGES, behind a fault proxy of the test's own."""
     registry = registry_factory(plan=plan_from(IMAGES))
-    return proxies("127.0.0.1", registry.port)
+    return fault_proxy_factory("127.0.0.1", registry.port)
 
 
-def test_every_family_is_exposed_and_counts_a_sync(
-    serve: Serve, registry_factory: RegistryFactory, fault_proxy_factory: Proxies
-) -> None:
-    proxy = proxied_registry(registry_factory, fault_proxy_factory)
+def serve_with_faults(serve: Serve, proxy: FaultProxy) -> httpx.Client:
+    """The service scanning REGISTRY through `proxy`, which rate-limits one tag list and fails
+    another once (FAULTS): one sync then counts in every registry family."""
     proxy.set_rules(FAULTS)
-    http = serve(Settings(registry=RegistrySettings(endpoints={REGISTRY: proxy.url})))
+    return serve(Settings(registry=RegistrySettings(endpoints={REGISTRY: proxy.url})))
+
+
+def test_every_family_is_exposed_and_counts_a_sync(serve: Serve, proxy: FaultProxy) -> None:
+    http = serve_with_faults(serve, proxy)
     before = scrape(http)
 
     # Metacontroller's loop: a scanning sync, then one with nothing due.
@@ -83,12 +89,8 @@ def test_every_family_is_exposed_and_counts_a_sync(
     assert increase(before, after, rate_limited, registry=host) == 1
 
 
-def test_no_label_names_a_repository_a_tag_or_the_source(
-    serve: Serve, registry_factory: RegistryFactory, fault_proxy_factory: Proxies
-) -> None:
-    proxy = proxied_registry(registry_factory, fault_proxy_factory)
-    proxy.set_rules(FAULTS)
-    http = serve(Settings(registry=RegistrySettings(endpoints={REGISTRY: proxy.url})))
+def test_no_label_names_a_repository_a_tag_or_the_source(serve: Serve, proxy: FaultProxy) -> None:
+    http = serve_with_faults(serve, proxy)
     missing = "catalogue/model-gamma-0e8d"
 
     metacontroller_loop(HookClient(http), source_sync(SOURCE, REGISTRY, [*IMAGES, missing]))
@@ -103,10 +105,7 @@ def test_no_label_names_a_repository_a_tag_or_the_source(
     assert codes == {"200", "404", "429", "5xx"}
 
 
-def test_a_scan_stopped_by_its_deadline_is_counted(
-    serve: Serve, registry_factory: RegistryFactory, fault_proxy_factory: Proxies
-) -> None:
-    proxy = proxied_registry(registry_factory, fault_proxy_factory)
+def test_a_scan_stopped_by_its_deadline_is_counted(serve: Serve, proxy: FaultProxy) -> None:
     proxy.set_rules([{"match": "model-beta-9a4b/tags/list", "action": "stall", "ms": 3000}])
     settings = RegistrySettings(endpoints={REGISTRY: proxy.url}, scan_deadline=0.5)
     http = serve(Settings(registry=settings))

@@ -1,0 +1,83 @@
+"""Child processes the tests and benchmarks run (gunicorn, docker-registry): waiting until the
+hook service is healthy, finding its workers, and stopping a child as its supervisor would.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+_HEALTH_POLL_SECONDS = 0.05
+
+
+def gunicorn_command(port: int) -> list[str]:
+    """How the image starts the service (Dockerfile ENTRYPOINT), on a loopback port."""
+    return [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--config",
+        "python:hooks.gunicorn_config",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "hooks.app:create_app()",
+    ]
+
+
+class ServiceNotReady(RuntimeError):
+    """The hook service exited or did not answer /healthz in time; the message holds its output."""
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """SIGTERM, as Kubernetes stops a pod, and `timeout` seconds for a graceful exit; then SIGKILL,
+    so that no test or benchmark leaves a child behind. Nothing happens if it has exited."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_until_healthy(
+    process: subprocess.Popen[bytes], url: str, timeout: float, output: Callable[[], str]
+) -> None:
+    """Return once `GET {url}/healthz` answers 200.
+
+    Raise ServiceNotReady with `output()` (what the process wrote) when it exits first or after
+    `timeout` seconds, so that a start-up failure reads as its cause instead of as a refused
+    connection in whatever test runs next.
+    """
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise ServiceNotReady(f"the hook service not healthy after {timeout} s:\n{output()}")
+        time.sleep(_HEALTH_POLL_SECONDS)
+    raise ServiceNotReady(f"the hook service exited at start:\n{output()}")
+
+
+def child_pids(parent: int) -> list[int]:
+    """The live children of `parent` (gunicorn's workers, for its master), from /proc.
+
+    Zombies are left out: a worker that has exited but not yet been reaped holds no memory, files
+    or threads to measure, and is no longer serving.
+    """
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After the parenthesised command: the state, then the parent's pid.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[0] != "Z" and int(fields[1]) == parent:
+            pids.append(int(stat.parent.name))
+    return sorted(pids)
