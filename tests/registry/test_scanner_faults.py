@@ -437,3 +437,31 @@ def test_tag_lists_start_before_the_catalog_is_read_to_its_end(
     last_catalog_page = max(i for i, path in enumerate(paths) if path == "/v2/_catalog")
     first_tag_list = min(i for i, path in enumerate(paths) if path.endswith("/tags/list"))
     assert first_tag_list < last_catalog_page
+
+
+def test_wildcards_resuming_at_different_points_share_one_catalog_listing(
+    registry: Registry, proxy: FaultProxy
+) -> None:
+    """The catalog is listed once, from the earlier resume point, page by page for both."""
+    proxy.set_rules([{"match": r"GET /v2/_catalog", "action": "paginate", "page_size": 7}])
+    early, late = targets_for(
+        {
+            "registry": registry.host,
+            "filters": [{"image": "org/model-*", "versions": [">=1.1.0"]}, {"image": "org/*"}],
+        }
+    )
+    early = replace(early, resume_after="org/model-09")
+    late = replace(late, resume_after="org/model-29")
+
+    first, second = scan(registry, proxy, [early, late])
+
+    assert (first.error, second.error) == (None, None)
+    assert first.finished and second.finished
+    assert set(first.images) == {ImageRef(registry.host, r, tag="1.1.0") for r in REPOSITORIES[10:]}
+    assert set(second.images) == images_of(registry, *REPOSITORIES[30:])
+    catalog = [r.target for r in proxy.requests if r.path == "/v2/_catalog"]
+    assert "last=org%2Fmodel-09" in catalog[0] or "last=org/model-09" in catalog[0]
+    assert len(catalog) == len(set(catalog)) == 5  # 30 names after model-09, 7 a page
+    listed = [r.path for r in proxy.requests if r.path.endswith("/tags/list")]
+    assert sorted(listed) == sorted(set(listed))  # each repository once, for both targets
+    assert len(listed) == 30
