@@ -47,6 +47,7 @@ from hooks.modelsource.status import (
     scan_state,
 )
 from hooks.objects import pull_secret_names
+from hooks.reference import ImageRef
 from hooks.registry.credentials import Keychain, keychain_from_secrets
 from hooks.registry.targets import ScanTarget, TargetResult
 
@@ -248,7 +249,9 @@ def _sync(
     outcomes = filter_outcomes(filters, progress, results)
 
     template = ChildTemplate(parent.name, spec.image_pull_secrets, spec.config_name)
-    plan = plan_models(template, spec.max_models, outcomes, existing)
+    plan = plan_models(
+        template, spec.max_models, outcomes, existing, _counted_earlier(runnable, progress)
+    )
     available = plan.available + (progress.available if progress else 0)
     not_created = plan.not_created + (progress.not_created if progress else 0)
     next_progress = _next_progress(
@@ -456,6 +459,38 @@ def _next_progress(
         available=available,
         not_created=not_created,
     )
+
+
+def _counted_earlier(
+    filters: Sequence[ImageFilter], progress: Progress | None
+) -> Callable[[ImageRef], bool]:
+    """Which images an earlier call of this continued scan counted already.
+
+    An image found now by one filter was counted before if another filter that matches it had
+    covered its repository then: finished without error, or a wildcard whose resume point is
+    at or past the repository (each call reports exactly the repositories up to its resume
+    point). The counts are totals over the calls; without this an image matched by two filters
+    that finished in different calls was counted twice.
+    """
+    if progress is None:
+        return lambda _: False
+    covered: list[tuple[ImageFilter, str | None]] = []
+    for image_filter in filters:
+        state = progress.filter(image_filter.index)
+        if state is None:
+            continue
+        if state.done and state.error is None:
+            covered.append((image_filter, None))
+        elif not state.done and state.resume_after is not None:
+            covered.append((image_filter, state.resume_after))
+
+    def counted(image: ImageRef) -> bool:
+        return any(
+            (upto is None or image.repository <= upto) and image_filter.matches(image)
+            for image_filter, upto in covered
+        )
+
+    return counted
 
 
 def _resume_of(progress: Progress | None, index: int) -> str | None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from hooks.modelsource.spec import FilterSpec, SourceSpec
 from hooks.modelsource.versions import Constraints, InvalidConstraintError, parse_constraints
-from hooks.reference import InvalidReferenceError, ParsedReference, parse_reference
+from hooks.reference import ImageRef, InvalidReferenceError, ParsedReference, parse_reference
 
 _WILDCARD_RUN = re.compile(r"(\*+)")
 
@@ -107,6 +107,14 @@ class ImageFilter:
         if self._tag_glob is not None and self._tag_glob.fullmatch(tag) is None:
             return False
         return self.constraints is None or self.constraints.admits(tag)
+
+    def matches(self, image: ImageRef) -> bool:
+        """Whether this filter selects `image`: a scan's question, asked of one found image."""
+        if image.registry != self.registry or not self.selects_repository(image.repository):
+            return False
+        if self.digest is not None:
+            return image.digest == self.digest
+        return image.tag is not None and self.selects_tag(image.tag)
 
 
 def build_filters(spec: SourceSpec) -> list[ImageFilter | FilterError]:

@@ -9,7 +9,7 @@ when the limit bites the newest images are the ones created.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
@@ -178,25 +178,35 @@ def new_child(name: str, image: ImageRef, template: ChildTemplate) -> dict[str, 
     }
 
 
+def _never(_: ImageRef) -> bool:
+    return False
+
+
 def plan_models(
     template: ChildTemplate,
     max_models: int,
     outcomes: Sequence[FilterOutcome],
     existing: Mapping[str, Mapping[str, Any]],
+    counted_before: Callable[[ImageRef], bool] = _never,
 ) -> Plan:
-    """Keep every existing child; add a model per new image while below `max_models`."""
+    """Keep every existing child; add a model per new image while below `max_models`.
+
+    `counted_before` says which images an earlier call of the same continued scan already
+    counted (found by another filter then): they are not counted again.
+    """
     children = {name: kept_child(child) for name, child in existing.items()}
     known = {ident for child in existing.values() if (ident := child_identity(child))}
     created: list[str] = []
     available = 0
     not_created = 0
     for image in ordered_images(outcomes):
-        available += 1
+        counts = not counted_before(image)
+        available += counts
         name = model_name(image.registry, image.repository, image.digest or image.tag or "")
         if name in children or image_key(image) in known:
             continue
         if len(children) >= max_models:
-            not_created += 1
+            not_created += counts
             continue
         children[name] = new_child(name, image, template)
         created.append(name)

@@ -158,11 +158,15 @@ def test_invalid_spec_fails_naming_the_field_and_keeps_every_child(
     assert (hooks_env.registry_calls(), hooks_env.api_calls()) == (0, 0)
 
 
-def test_a_scan_that_hits_its_deadline_continues_and_settles_ready(
+SLOW_REPOSITORIES = {f"models/aim-{n:02d}": ["1.0.0"] for n in range(24)}
+
+
+def slow_registry_hook(
     hooks_env: HookEnv, registry_factory: RegistryFactory
-) -> None:
-    repositories = {f"models/aim-{n:02d}": ["1.0.0"] for n in range(24)}
-    registry = registry_factory(plan=plan_from(repositories))
+) -> tuple[HookClient, FaultProxy]:
+    """`registry.test` with SLOW_REPOSITORIES, 60 ms a request and a 0.3 s scan deadline at
+    concurrency 2: a wildcard over it needs several calls."""
+    registry = registry_factory(plan=plan_from(SLOW_REPOSITORIES))
     proxy = hooks_env.stack.enter_context(FaultProxy("127.0.0.1", registry.port))
     proxy.set_rules([], latency_ms=60)
     hook = hooks_env.serve(
@@ -172,6 +176,14 @@ def test_a_scan_that_hits_its_deadline_continues_and_settles_ready(
             )
         )
     )
+    return hook, proxy
+
+
+def test_a_scan_that_hits_its_deadline_continues_and_settles_ready(
+    hooks_env: HookEnv, registry_factory: RegistryFactory
+) -> None:
+    repositories = SLOW_REPOSITORIES
+    hook, proxy = slow_registry_hook(hooks_env, registry_factory)
     controller = start(hook, {"registry": "registry.test", "filters": [{"image": "models/aim-*"}]})
 
     first = controller.sync()
@@ -206,6 +218,27 @@ def test_a_scan_that_hits_its_deadline_continues_and_settles_ready(
         assert again == [], f"listed again after {resume_after}: {again}"
     # Only a listing cut off by a deadline (at most `concurrency` at a time) is asked again.
     assert len(asked) <= len(repositories) + 2 * len(boundaries)
+
+
+def test_an_image_two_filters_find_in_different_calls_is_counted_once(
+    hooks_env: HookEnv, registry_factory: RegistryFactory
+) -> None:
+    """The exact filter finds the last repository in the first call; the wildcard reaches it
+    calls later. availableModels counts images, not findings."""
+    hook, _ = slow_registry_hook(hooks_env, registry_factory)
+    filters = [{"image": "models/aim-23"}, {"image": "models/aim-*"}]
+    controller = start(hook, {"registry": "registry.test", "filters": filters})
+
+    first = controller.sync()
+    assert first["status"]["status"] == "Progressing"
+    assert first["status"]["scan"]["progress"]["filters"][0]["done"] is True
+    controller.run()
+
+    status = controller.status
+    assert status["status"] == "Ready"
+    assert len(controller.replies) > 2
+    assert (status["discoveredModels"], status["availableModels"]) == (24, 24)
+    assert status["modelsLimitReached"] is False
 
 
 def test_max_models_limit_stops_creation_and_says_how_many_were_left_out(

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
 from hooks.modelsource.spec import FilterSpec, SourceSpec, parse_spec
+from hooks.reference import ImageRef
 
 SHA256 = "sha256:" + "ab" * 32
 TAGS = ["latest", "dev", "0.8.0", "0.8.1-rc1", "0.8.4", "0.9", "1.0.0", "v1.1.0", "1.2.0", "2.0.0"]
@@ -320,3 +321,42 @@ def test_build_filters_never_raises(images, exclude, versions):
         if isinstance(result, ImageFilter):
             result.selects_repository("org/model")
             result.selects_tag("1.0.0")
+
+
+# --- Matching one found image ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "found", "matches"),
+    [
+        ("org/aim-*", ImageRef("docker.io", "org/aim-llama", tag="1.0.0"), True),
+        ("org/aim-*", ImageRef("ghcr.io", "org/aim-llama", tag="1.0.0"), False),
+        ("org/aim-*", ImageRef("docker.io", "org/base", tag="1.0.0"), False),
+        ("org/aim-llama", ImageRef("docker.io", "org/aim-llama", tag="latest"), True),
+        ("org/aim-llama:1.0.0", ImageRef("docker.io", "org/aim-llama", tag="1.0.0"), True),
+        ("org/aim-llama:1.0.0", ImageRef("docker.io", "org/aim-llama", tag="2.0.0"), False),
+        (
+            f"org/aim-llama@{'sha256:' + 'ab' * 32}",
+            ImageRef("docker.io", "org/aim-llama", digest="sha256:" + "ab" * 32),
+            True,
+        ),
+        (
+            f"org/aim-llama@{'sha256:' + 'ab' * 32}",
+            ImageRef("docker.io", "org/aim-llama", tag="1.0.0"),
+            False,
+        ),
+        ("org/aim-llama", ImageRef("docker.io", "org/aim-llama"), False),
+    ],
+)
+def test_a_filter_matches_exactly_the_images_its_scan_would_find(
+    image: str, found: ImageRef, matches: bool
+) -> None:
+    assert only_filter(image).matches(found) is matches
+
+
+def test_matching_applies_exclusions_and_versions() -> None:
+    image_filter = only_filter("org/aim-*", exclude=["org/aim-old"], versions=[">=2.0.0"])
+
+    assert image_filter.matches(ImageRef("docker.io", "org/aim-new", tag="2.1.0"))
+    assert not image_filter.matches(ImageRef("docker.io", "org/aim-new", tag="1.9.0"))
+    assert not image_filter.matches(ImageRef("docker.io", "org/aim-old", tag="2.1.0"))

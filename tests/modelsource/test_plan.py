@@ -544,3 +544,20 @@ def test_plan_never_loses_a_child_and_is_deterministic(children, outcomes, max_m
         for o in outcomes
     ]
     assert plan_models(TEMPLATE, max_models, shuffled, children) == plan
+
+
+def test_images_counted_by_an_earlier_call_are_created_but_not_counted_again():
+    """A continued scan sums its calls' counts: an image another filter found in an earlier call
+    is still a model (created if missing, within the limit) but not a second available image."""
+    earlier = hub("silogen/aim-llama", "1.0.0")
+    fresh = [hub("silogen/aim-llama", t) for t in ("2.0.0", "3.0.0")]
+
+    plan = plan_models(
+        TEMPLATE, 2, [found(0, earlier, *fresh)], {}, counted_before=lambda i: i == earlier
+    )
+
+    assert plan.available == 2
+    assert plan.not_created == 0  # the image left out is the one counted before
+    assert names(plan.children) == sorted(
+        model_name("docker.io", "silogen/aim-llama", t) for t in ("2.0.0", "3.0.0")
+    )
