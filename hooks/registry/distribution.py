@@ -52,7 +52,8 @@ _EXACT_NAMES_HINT = "name exact repositories instead of wildcards"
 
 @dataclass(frozen=True, slots=True)
 class TagList:
-    """The tags of one repository, in the registry's order; `truncated` when capped."""
+    """The tags of one repository that were asked for, in the registry's order; `truncated`
+    when the listing was capped."""
 
     tags: list[str]
     truncated: bool
@@ -115,11 +116,20 @@ class DistributionClient:
                 yield names
             url = trail.follow(next_link(response.headers, response.url))
 
-    async def tags(self, repository: str, *, page_size: int | None = None) -> TagList:
-        """All tags of `repository`, following `Link: rel="next"`, capped per repository.
+    async def tags(
+        self,
+        repository: str,
+        *,
+        page_size: int | None = None,
+        keep: Callable[[str], bool] | None = None,
+    ) -> TagList:
+        """The tags of `repository` (those `keep` accepts, when given), following `Link:
+        rel="next"`, capped per repository.
 
-        Past `settings.max_tags_per_repository` the list is cut and `truncated` set, instead of
-        failing. `page_size` is sent as `n` only when given: Quay rejects a large `n`.
+        `keep` filters each page as it arrives, so a repository's thousands of tags are not held
+        when few are wanted. Past `settings.max_tags_per_repository` tags listed (kept or not)
+        the listing stops and `truncated` is set, instead of failing. `page_size` is sent as `n`
+        only when given: Quay rejects a large `n`.
         """
         what = f"listing tags of {self.registry}/{repository}"
         limit = self._settings.max_tags_per_repository
@@ -129,6 +139,7 @@ class DistributionClient:
         trail = PageTrail(first, max_pages=self._settings.max_pages, what=what)
         url: httpx.URL | None = first
         tags: list[str] = []
+        listed = 0
         while url is not None:
             response = await self._request(
                 "GET", url, what=what, scope=repository_scope(repository), repository=repository
@@ -143,9 +154,11 @@ class DistributionClient:
             self._raise_for_status(response, repository, what)
             page = _string_list(response.json(what), "tags", what)
             following = next_link(response.headers, response.url)
-            room = limit - len(tags)
-            tags.extend(page[:room])
-            if len(page) > room or (len(tags) >= limit and following is not None):
+            room = limit - listed
+            taken = page[:room]
+            listed += len(taken)
+            tags.extend(taken if keep is None else filter(keep, taken))
+            if len(page) > room or (listed >= limit and following is not None):
                 return TagList(tags, truncated=True)
             url = trail.follow(following)
         return TagList(tags, truncated=False)

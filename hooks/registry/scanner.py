@@ -235,14 +235,15 @@ class _RegistryScan:
         settings: RegistrySettings,
         limit: asyncio.Semaphore,
         deadline: float,
-        catalog_start: str | None,
+        targets: Sequence[ScanTarget],
     ) -> None:
         self.registry = registry
         self.settings = settings
         self.limit = limit
         self.deadline = deadline
         self.keychain = keychain
-        self.catalog_start = catalog_start
+        self.targets = targets
+        self.catalog_start = _catalog_start(targets)
         base_url = settings.base_url(registry)
         auth = RegistryAuth(registry, keychain, base_url=base_url, client=client, settings=settings)
         self.distribution = DistributionClient(registry, base_url, client, auth, settings)
@@ -280,12 +281,43 @@ class _RegistryScan:
                 await asyncio.sleep(pause)
 
     def tags(self, repository: str) -> asyncio.Future[TagList]:
-        """The tags of a repository, listed once per scan whoever asks."""
+        """The tags of a repository that any target may select, listed once per scan whoever
+        asks; each target still applies its own selection to them."""
         task = self._tags.get(repository)
         if task is None:
-            task = asyncio.ensure_future(self.call(lambda: self.distribution.tags(repository)))
+            keep = self._wanted_tags(repository)
+            task = asyncio.ensure_future(
+                self.call(lambda: self.distribution.tags(repository, keep=keep))
+            )
             self._tags[repository] = task
         return asyncio.shield(task)
+
+    def _wanted_tags(self, repository: str) -> Callable[[str], bool]:
+        """Whether any target of the scan that lists `repository` could select a tag.
+
+        Every target is known when the scan starts, so no later asker can want a tag that was
+        dropped. A selector that fails keeps the tag: the target's own selection then fails
+        with the same error, as that target's error alone, and the others are unaffected.
+        """
+        selectors = [
+            t.selects_tag
+            for t in self.targets
+            if t.tag is None
+            and t.digest is None
+            and (t.wildcard or t.repository == repository)
+            and t.selects_repository(repository)
+        ]
+
+        def keep(tag: str) -> bool:
+            for selects in selectors:
+                try:
+                    if selects(tag):
+                        return True
+                except Exception:  # reported by the target's own selection
+                    return True
+            return False
+
+        return keep
 
     def repositories(self, target: ScanTarget) -> _Listing:
         """All repositories a wildcard can draw from: Hub namespace, GitHub owner, or catalog;
@@ -488,7 +520,7 @@ async def _scan(
                 settings,
                 limit,
                 deadline,
-                _catalog_start([t for t in targets if t.registry == r]),
+                [t for t in targets if t.registry == r],
             )
             for r in registries
         }

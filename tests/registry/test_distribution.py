@@ -245,6 +245,24 @@ def test_tags_are_capped_and_marked_truncated(
     assert asyncio.run(scenario(100)) == (TagList(expected, truncated=True), 1)
 
 
+def test_tags_are_filtered_page_by_page_and_the_cap_counts_every_tag_listed(
+    proxy: FaultProxy, populated_registry: Registry, connect: Connect
+) -> None:
+    repository = most_tagged(populated_registry)
+    assert populated_registry.plan is not None
+    every = sorted(populated_registry.plan.repositories[repository])
+    wanted = set(every[::3])
+
+    async def scenario(limit: int) -> TagList:
+        proxy.set_rules([{"match": "tags/list", "action": "paginate", "page_size": 4}])
+        async with connect(proxy, settings=insecure(proxy, max_tags_per_repository=limit)) as c:
+            return await c.tags(repository, keep=wanted.__contains__)
+
+    assert asyncio.run(scenario(10_000)) == TagList(sorted(wanted), truncated=False)
+    # The cap is on tags listed, kept or not: 10 listed, of which every third is kept.
+    assert asyncio.run(scenario(10)) == TagList(every[:10:3], truncated=True)
+
+
 def test_endless_tag_pages_stop_at_the_page_cap(proxy: FaultProxy, connect: Connect) -> None:
     proxy.set_rules([{"match": "tags/list", "action": "endless_pages", "page_size": 3}])
 
