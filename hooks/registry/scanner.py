@@ -1,11 +1,13 @@
 """One scan: every target's images from its registry, within a deadline, each repository once.
 
-The scanner groups targets by registry (one connection pool each), lists each repository's tags
-at most once however many targets need it, bounds concurrency, waits out a `Retry-After` when it
-fits the deadline, retries transient failures, and at the deadline stops and reports where each
-unfinished target stands so the next sync continues from there. Failures become a target's error
-text, next to whatever was read before them (a listing cut short still yields the repositories
-of the pages read); nothing escapes.
+The scanner groups targets by registry (one client each, its connections in small pools: pool.py),
+lists each repository's tags at most once however many targets need it, and keeps only the tags
+some target may select. A wildcard's tag lists start as the pages of its repository listing
+arrive. It bounds concurrency, waits out a `Retry-After` when it fits the deadline, retries
+transient failures, and at the deadline stops and reports where each unfinished target stands so
+the next sync continues from there. Failures become a target's error text, next to whatever was
+read before them (a listing cut short still yields the repositories of the pages read); nothing
+escapes.
 """
 
 from __future__ import annotations
