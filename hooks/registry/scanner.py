@@ -59,6 +59,12 @@ CATALOG_PAGE_SIZE = 100
 # A wildcard that loses many repositories names the first few; the rest are counted.
 FAILURES_SHOWN = 10
 
+# A call is not started when less than this many times the slowest tenth of the scan's calls so
+# far remains before the deadline: cut off, it would be wasted and made again by the next sync.
+LAUNCH_MARGIN = 2.0
+# How many recent call durations the margin is drawn from.
+DURATIONS_KEPT = 64
+
 PageSource = Callable[[str | None], AsyncIterator[list[str]]]
 """Pages of repository names, continuing after the given name where the API can."""
 
@@ -66,6 +72,24 @@ PageSource = Callable[[str | None], AsyncIterator[list[str]]]
 def utc_now() -> datetime:
     """Wall-clock time for token expiry and HTTP-date Retry-After values."""
     return datetime.now(UTC)
+
+
+@dataclass
+class _Durations:
+    """How long one registry's calls take in this scan (the latest DURATIONS_KEPT of them)."""
+
+    seconds: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+        del self.seconds[:-DURATIONS_KEPT]
+
+    def launch_margin(self) -> float:
+        """The time a new call needs before the deadline: 0 until a call has finished."""
+        if not self.seconds:
+            return 0.0
+        ordered = sorted(self.seconds)
+        return LAUNCH_MARGIN * ordered[(len(ordered) * 9) // 10]
 
 
 class _Listing:
@@ -251,18 +275,33 @@ class _RegistryScan:
         self.distribution = DistributionClient(registry, base_url, client, auth, settings)
         self.client = client
         self._tags: dict[str, asyncio.Task[TagList]] = {}
+        self.durations = _Durations()
         self._listings: dict[str, tuple[_Listing, asyncio.Task[None]]] = {}
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    async def call(self, make: Callable[[], Awaitable[T]]) -> T:
-        """One registry call under the concurrency limit, with waits that fit the deadline."""
+    async def call(self, make: Callable[[], Awaitable[T]], *, timed: bool = True) -> T:
+        """One registry call under the concurrency limit, with waits that fit the deadline.
+
+        A `timed` call (one tag list, one manifest lookup) is not started when it would most
+        likely still run at the deadline (`_Durations.launch_margin`): it waits for the
+        deadline instead, so the repositories a sync reports are those it listed, and the next
+        sync lists each remaining one once instead of again. A repository listing (`timed`
+        False) pages until the deadline: each page it reads moves the next sync on.
+        """
         transient = rate_limited = 0
         while True:
             try:
                 async with self.limit:
-                    return await _logged(self.registry, make)
+                    if not timed:
+                        return await _logged(self.registry, make)
+                    if self.remaining() < self.durations.launch_margin():
+                        await asyncio.sleep(max(0.0, self.remaining()) + 1.0)  # cancelled then
+                    started = time.monotonic()
+                    result = await _logged(self.registry, make)
+                    self.durations.add(time.monotonic() - started)
+                    return result
             except RateLimitedError as error:
                 wait = error.retry_after
                 if (
@@ -350,7 +389,7 @@ class _RegistryScan:
                 listing.add(page)
 
         try:
-            await self.call(read)
+            await self.call(read, timed=False)
         except RegistryError as error:
             listing.end(error)
         except Exception as error:

@@ -465,3 +465,28 @@ def test_wildcards_resuming_at_different_points_share_one_catalog_listing(
     listed = [r.path for r in proxy.requests if r.path.endswith("/tags/list")]
     assert sorted(listed) == sorted(set(listed))  # each repository once, for both targets
     assert len(listed) == 30
+
+
+def test_a_tag_list_that_cannot_finish_before_the_deadline_is_not_started(
+    registry: Registry, proxy: FaultProxy
+) -> None:
+    """Every tag list a call sends is one it reports: none is cut in flight by the deadline
+    and sent again by the next call. Tag lists take 300 ms here, one at a time, within 1 s:
+    the third would still run at the deadline, so it waits for the next call."""
+    proxy.set_rules([{"match": r"GET /v2/org/.*/tags/list", "action": "delay", "ms": 300}])
+    [target] = one(registry, "org/model-*")
+    listed: list[str] = []
+    for _ in range(3):
+        before = len(proxy.requests)
+        [result] = scan(registry, proxy, [target], concurrency=1, scan_deadline=1.0)
+        sent = [
+            r.path.removeprefix("/v2/").removesuffix("/tags/list")
+            for r in proxy.requests[before:]
+            if r.path.endswith("/tags/list")
+        ]
+        assert not result.finished
+        assert sent and {i.repository for i in result.images} == set(sent)
+        listed += sent
+        target = replace(target, resume_after=result.resume_after)
+
+    assert len(listed) == len(set(listed))
