@@ -15,6 +15,7 @@ from typing import Self
 from bench.environment import REGISTRY
 from tests.harness.loopback import LoopbackServer, free_port
 from tests.harness.processes import (
+    HOOK_APP,
     ServiceNotReady,
     child_pids,
     gunicorn_command,
@@ -26,11 +27,21 @@ _READY_TIMEOUT = 30.0
 
 
 class Gunicorn(LoopbackServer):
-    """`gunicorn --config python:hooks.gunicorn_config "hooks.app:create_app()"` on 127.0.0.1."""
+    """`gunicorn --config python:hooks.gunicorn_config "hooks.app:create_app()"` on 127.0.0.1
+    (or another `app`, such as the floor of bench/floor.py, with the same configuration)."""
 
-    def __init__(self, *, workers: int | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        threads: int | None = None,
+        app: str = HOOK_APP,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self._workers = workers
         self._threads = threads
+        self._app = app
+        self._env = env or {}
         self._process: subprocess.Popen[bytes] | None = None
         self._log = Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
         self.port = 0
@@ -38,14 +49,18 @@ class Gunicorn(LoopbackServer):
     def start(self) -> Self:
         """Start gunicorn on a free port and wait until it answers /healthz."""
         self.port = free_port()
-        env = {**os.environ, "AIM_REGISTRY_ENDPOINTS": f"{REGISTRY}=http://127.0.0.1:9"}
+        env = {
+            **os.environ,
+            "AIM_REGISTRY_ENDPOINTS": f"{REGISTRY}=http://127.0.0.1:9",
+            **self._env,
+        }
         if self._workers is not None:
             env["AIM_WORKERS"] = str(self._workers)
         if self._threads is not None:
             env["AIM_THREADS"] = str(self._threads)
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(
-                gunicorn_command(self.port),
+                gunicorn_command(self.port, self._app),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -5,7 +5,9 @@ the environment says otherwise) on this machine's cores; wrk (Debian's `wrk`, a 
 generator, so the client costs little of the shared CPU) posts the same gated sync with 100
 children over kept-alive connections on 127.0.0.1 for a fixed time. Metacontroller's default is
 5 sync workers per controller; 16 connections saturate the service. Reported: requests per
-second, p50/p95/p99 latency and errors (any non-200 counts).
+second, p50/p95/p99 latency and errors (any non-200 counts). The baseline, loaded the same way
+in the same run: the floor of bench/floor.py (gunicorn as deployed reading the body and writing
+an answer of the hook's size, no hook code); the hook's rate is given as a share of the floor's.
 
 Run: .venv/bin/python -m bench.throughput   (needs wrk: apt-get install wrk)
 """
@@ -17,8 +19,12 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+
 from bench.bodies import gated_body
 from bench.environment import have
+from bench.floor import ANSWER_BYTES
+from bench.floor import APP as FLOOR_APP
 from bench.report import machine, print_table
 from bench.servers import Gunicorn
 
@@ -63,26 +69,37 @@ def main() -> None:
     with tempfile.NamedTemporaryFile(suffix=".json") as body_file:
         body_file.write(gated_body(CHILDREN, datetime.now(UTC)))
         body_file.flush()
-        rows: list[list[object]] = []
+        body = Path(body_file.name)
         with Gunicorn() as server:
             workers = len(server.worker_pids())
-            for connections in CONNECTIONS:
-                f = wrk(server.url, Path(body_file.name), connections)
-                seconds = f["duration_us"] / 1e6
-                rows.append(
-                    [
-                        CHILDREN,
-                        workers,
-                        connections,
-                        f"{seconds:.1f}",
-                        f["requests"],
-                        f"{f['requests'] / seconds:.0f}",
-                        f["p50_us"] / 1000,
-                        f["p95_us"] / 1000,
-                        f["p99_us"] / 1000,
-                        f["errors"],
-                    ]
-                )
+            answer_bytes = len(
+                httpx.post(f"{server.url}/sync/modelsource", content=body.read_bytes()).content
+            )
+            hook = {c: wrk(server.url, body, c) for c in CONNECTIONS}
+        with Gunicorn(app=FLOOR_APP, env={ANSWER_BYTES: str(answer_bytes)}) as floor:
+            base = {c: wrk(floor.url, body, c) for c in CONNECTIONS}
+        rows: list[list[object]] = []
+        for connections in CONNECTIONS:
+            f = hook[connections]
+            seconds = f["duration_us"] / 1e6
+            rate = f["requests"] / seconds
+            floor_rate = base[connections]["requests"] / (base[connections]["duration_us"] / 1e6)
+            rows.append(
+                [
+                    CHILDREN,
+                    workers,
+                    connections,
+                    f"{seconds:.1f}",
+                    f["requests"],
+                    f"{rate:.0f}",
+                    f["p50_us"] / 1000,
+                    f["p95_us"] / 1000,
+                    f["p99_us"] / 1000,
+                    f["errors"] + base[connections]["errors"],
+                    f"{floor_rate:.0f}",
+                    f"{rate / floor_rate:.2f}",
+                ]
+            )
     print_table(
         "Gated syncs per second under gunicorn",
         [
@@ -96,6 +113,8 @@ def main() -> None:
             "p95 ms",
             "p99 ms",
             "errors",
+            "floor requests/s",
+            "share of floor",
         ],
         rows,
     )

@@ -1,7 +1,9 @@
 """hooks.jsonio: the service's JSON, fast with orjson, never refusing what `json` could write."""
 
+import gc
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,43 @@ def test_golden_fixtures_read_and_write_as_with_the_json_module(path: Path) -> N
     assert (
         jsonio.dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
     )
+
+
+# --- the garbage collector during a parse ----------------------------------------------------
+
+
+@pytest.fixture
+def collector_enabled() -> Iterator[None]:
+    """Each test starts with the collector on and leaves it on, whatever it asserted."""
+    gc.enable()
+    yield
+    gc.enable()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_the_collector_is_on_again_after_a_parse_and_after_a_failed_one() -> None:
+    jsonio.loads(b'{"children": [1, 2, 3]}')
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        jsonio.loads(b"{not json")
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_a_collector_someone_else_disabled_stays_disabled() -> None:
+    gc.disable()
+    jsonio.loads(b"[1]")
+    assert not gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_overlapping_parses_resume_the_collector_when_the_last_one_ends() -> None:
+    """Requests parse in threads: the first to finish must not resume it under the other."""
+    first, second = jsonio._collector_paused(), jsonio._collector_paused()
+    first.__enter__()
+    second.__enter__()
+    assert not gc.isenabled()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()

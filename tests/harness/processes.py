@@ -14,15 +14,19 @@ import httpx
 _HEALTH_POLL_SECONDS = 0.05
 
 
-def gunicorn_command(port: int) -> list[str]:
-    """How the image starts the service (Dockerfile ENTRYPOINT), on a loopback port."""
+HOOK_APP = "hooks.app:create_app()"
+
+
+def gunicorn_command(port: int, app: str = HOOK_APP) -> list[str]:
+    """How the image starts the service (Dockerfile ENTRYPOINT), on a loopback port; a
+    benchmark may serve another WSGI `app` with the same configuration."""
     return [
         str(Path(sys.executable).parent / "gunicorn"),
         "--config",
         "python:hooks.gunicorn_config",
         "--bind",
         f"127.0.0.1:{port}",
-        "hooks.app:create_app()",
+        app,
     ]
 
 
