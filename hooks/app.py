@@ -114,11 +114,38 @@ def _request_body() -> bytes:
     refused as too large rather than parsed cut short into a confusing 400. Metacontroller
     always sends Content-Length.
     """
+    length = request.content_length
+    if length is not None:
+        return _read_declared(length)
     data = request.get_data(cache=False)
     limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(data) >= limit:
+    if limit is not None and len(data) >= limit:
         raise RequestEntityTooLarge()
     return data
+
+
+def _read_declared(length: int) -> bytes:
+    """A body of declared length, read from the WSGI input in as few reads as it allows.
+
+    werkzeug's stream reads 64 KiB at a time, and each read from gunicorn's body copies its
+    buffer: a 13 MB request took 30-33 ms to read that way and 14 ms with one sized read of
+    `wsgi.input` (bench/floor.py). Reading at most the declared length is what WSGI allows on
+    any server; the limit is checked first, as werkzeug would. A body cut short is returned
+    short, and fails to parse as a 400.
+    """
+    limit = request.max_content_length
+    if limit is not None and length > limit:
+        raise RequestEntityTooLarge()
+    stream = request.environ["wsgi.input"]
+    chunks: list[bytes] = []
+    remaining = length
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _request_json() -> Any:
@@ -186,7 +213,12 @@ def create_app(
             # Every line logged while answering, the registry scan's included, names the parent.
             parent_name.set(req.parent.name)
             call.answer = handle(req)
-            return _json(call.answer.payload)
+            response = _json(call.answer.payload)
+            # The request's objects (~450,000 for 10,000 children) and the answer's are freed
+            # once the answer is sent, not before: 15 ms sooner for Metacontroller.
+            kept = (req, call.answer)
+            response.call_on_close(lambda: kept)
+            return response
 
         hooks.add(name)
         app.add_url_rule(f"/{name}", name, view, methods=["POST"], strict_slashes=False)
