@@ -108,11 +108,11 @@ def _error(status: int, message: str) -> Response:
 def _request_body() -> bytes:
     """The whole body, or RequestEntityTooLarge (a 413) when it is longer than the limit.
 
-    werkzeug refuses a declared Content-Length over the limit itself, but a chunked body (no
-    Content-Length) it only cuts at the limit, silently, and its stream cannot tell a body of
-    exactly the limit from a longer one. A chunked body that fills the limit is therefore
-    refused as too large rather than parsed cut short into a confusing 400. Metacontroller
-    always sends Content-Length.
+    A declared Content-Length is checked against the limit before anything is read
+    (`_read_declared`). A chunked body (no Content-Length) werkzeug only cuts at the limit,
+    silently, and its stream cannot tell a body of exactly the limit from a longer one: one
+    that fills the limit is therefore refused as too large rather than parsed cut short into a
+    confusing 400. Metacontroller always sends Content-Length.
     """
     length = request.content_length
     if length is not None:
@@ -145,7 +145,7 @@ def _read_declared(length: int) -> bytes:
             break
         chunks.append(chunk)
         remaining -= len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return b"".join(chunks)  # one chunk, the usual case, is returned as it is, not copied
 
 
 def _request_json() -> Any:

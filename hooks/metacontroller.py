@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hooks.objects import is_object
+
 ObjectMap = Mapping[str, Mapping[str, Any]]
 
 
@@ -129,8 +131,8 @@ def _object_maps(value: object, what: str) -> dict[str, ObjectMap]:
             parsed[group_key] = {}
             continue
         members = _mapping(objects, f"{what}[{group_key!r}]")
-        # One check per object, 10,000 of them in a large sync: `dict` first, it is the cheap one.
-        wrong = next((k for k, o in members.items() if not isinstance(o, (dict, Mapping))), None)
+        # One check per object, 10,000 of them in a large sync; the message only for a wrong one.
+        wrong = next((k for k, o in members.items() if not is_object(o)), None)
         if wrong is not None:
             _mapping(members[wrong], f"{what}[{group_key!r}][{wrong!r}]")
         parsed[group_key] = members

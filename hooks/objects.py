@@ -7,6 +7,13 @@ they read only what is well formed and skip the rest instead of failing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, TypeGuard
+
+
+def is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """A JSON object. Parsed ones are dicts, and checking `dict` first is several times cheaper
+    than the `Mapping` ABC alone: it runs for every child of a sync, 10,000 in a large one."""
+    return isinstance(value, (dict, Mapping))
 
 
 def pull_secret_names(spec: object) -> tuple[str, ...]:

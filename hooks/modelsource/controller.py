@@ -46,7 +46,7 @@ from hooks.modelsource.status import (
     scan_conditions,
     scan_state,
 )
-from hooks.objects import pull_secret_names
+from hooks.objects import is_object, pull_secret_names
 from hooks.reference import ImageRef
 from hooks.registry.credentials import Keychain, keychain_from_secrets
 from hooks.registry.targets import ScanTarget, TargetResult
@@ -107,7 +107,7 @@ def _observed(request: SyncRequest) -> dict[str, Mapping[str, Any]]:
     observed: dict[str, Mapping[str, Any]] = {}
     for name, child in request.children_of(MODEL_KEY).items():
         metadata = child.get("metadata")
-        if isinstance(metadata, (dict, Mapping)) and metadata.get("name") == name:
+        if is_object(metadata) and metadata.get("name") == name:
             observed[name] = child
         else:
             kept = dict(metadata) if isinstance(metadata, Mapping) else {}
@@ -472,11 +472,9 @@ def _counted_earlier(
     point). The counts are totals over the calls; without this an image matched by two filters
     that finished in different calls was counted twice.
     """
-    if progress is None:
-        return lambda _: False
     covered: list[tuple[ImageFilter, str | None]] = []
     for image_filter in filters:
-        state = progress.filter(image_filter.index)
+        state = progress.filter(image_filter.index) if progress else None
         if state is None:
             continue
         if state.done and state.error is None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any
 
 from hooks.modelsource.naming import model_name
 from hooks.modelsource.versions import newest_first_key
+from hooks.objects import is_object
 from hooks.reference import ImageRef, canonical_registry
 
 API_VERSION = "aim.silogen.ai/v1alpha1"
@@ -95,16 +96,16 @@ def kept_child(child: Mapping[str, Any]) -> dict[str, Any]:
     Every sync returns every child, so this runs 10,000 times for a large source: it shares the
     labels and the spec with the observed child (the answer is encoded, never changed), copies
     the annotations only to drop Metacontroller's last-applied copy, and tests `dict` before the
-    slower `Mapping` check (bench/gated_sync.py).
+    slower `Mapping` check (`is_object`, bench/gated_sync.py).
     """
     raw = child.get("metadata")
-    metadata: Mapping[str, Any] = raw if _is_mapping(raw) else {}
+    metadata: Mapping[str, Any] = raw if is_object(raw) else {}
     kept_meta: dict[str, Any] = {"name": metadata.get("name")}
     labels = metadata.get("labels")
-    if labels and _is_mapping(labels):
+    if labels and is_object(labels):
         kept_meta["labels"] = labels  # shared, not copied: neither side is changed after this
     annotations = metadata.get("annotations")
-    if annotations and _is_mapping(annotations):
+    if annotations and is_object(annotations):
         if LAST_APPLIED in annotations:
             annotations = dict(annotations)
             del annotations[LAST_APPLIED]
@@ -118,11 +119,6 @@ def kept_child(child: Mapping[str, Any]) -> dict[str, Any]:
     if "spec" in child:
         kept["spec"] = child["spec"]
     return kept
-
-
-def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
-    """A JSON object: parsed ones are dicts, and `isinstance(dict)` is cheaper than `Mapping`."""
-    return isinstance(value, (dict, Mapping))
 
 
 def child_identity(child: Mapping[str, Any]) -> tuple[str, str, str] | None:

@@ -343,10 +343,7 @@ class _RegistryScan:
         selectors = [
             t.selects_tag
             for t in self.targets
-            if t.tag is None
-            and t.digest is None
-            and (t.wildcard or t.repository == repository)
-            and t.selects_repository(repository)
+            if t.tag is None and t.digest is None and t.selects_repository(repository)
         ]
 
         def keep(tag: str) -> bool:
