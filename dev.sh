@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for people and CI:
 #   bash dev.sh serve   set up and start the hook service on localhost:8080 (default settings)
-#   bash dev.sh test    set up and run the whole test suite (lint, types, tests)
+#   bash dev.sh test    set up and run the whole test suite (lint, types, import layers, tests)
 # It installs what is missing: Debian packages when run as root (python3-venv, docker-registry,
 # nodejs/npm), a virtual environment in .venv with the pinned requirements, and the npm `semver`
 # package used by the differential tests.
@@ -63,6 +63,7 @@ case "${1:-}" in
         "$VENV/bin/ruff" check .
         "$VENV/bin/ruff" format --check .
         "$VENV/bin/mypy" hooks
+        "$VENV/bin/lint-imports" --no-logo --no-cache
         exec "$PY" -m pytest "$@"
         ;;
     *)

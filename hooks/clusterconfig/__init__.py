@@ -1,1 +1,3 @@
 """The AIMClusterConfig controller and config resolution."""
+
+__all__ = ["controller"]
