@@ -1,18 +1,17 @@
 """Every example with filters in model-sources.md, synced through the hook against real registries.
 
-Each test embeds the example as the documentation shows it and is named after its heading. The
-example's source is synced the way Metacontroller does it (`metacontroller_loop`: answers fed
-back until nothing changes); the test then checks the models created (exact objects) and the
-final status. Placeholders in the examples' Secrets (`BASE64_CONFIG`) are filled with working
-credentials for the test registries. docker.io and ghcr.io hold the same repositories here
-(`PUBLIC_IMAGES`), the Docker Hub API lists the docker.io namespaces and the GitHub API the
-ghcr.io owners; private.registry.io is a registry with Basic auth.
+Each test loads the example from its file under examples/model-sources/ and is named after its
+heading. The example's source is synced the way Metacontroller does it (`metacontroller_loop`:
+answers fed back until nothing changes); the test then checks the models created (exact objects)
+and the final status. The examples' Secrets hold placeholder credentials; the tests replace them
+with working credentials for the test registries. docker.io and ghcr.io hold the same
+repositories here (`PUBLIC_IMAGES`), the Docker Hub API lists the docker.io namespaces and the
+GitHub API the ghcr.io owners; private.registry.io is a registry with Basic auth.
 """
 
 from typing import Any
 
-import yaml
-
+from tests.examples.files import example_documents
 from tests.hooks.conftest import (
     GITHUB_TOKEN,
     GITHUB_USER,
@@ -33,20 +32,31 @@ CREDENTIALS = {
 }
 
 
-def run_example(hook: HookClient, document: str) -> Metacontroller:
-    """Sync the example's source until stable; a bare `spec:` snippet is a source `example`."""
-    docs = list(yaml.safe_load_all(document))
+def run_example(hook: HookClient, documents: list[dict[str, Any]]) -> Metacontroller:
+    """Sync an example's source until stable, its Secrets holding the test registries' logins."""
     secrets = [
         secret(doc["metadata"]["name"], CREDENTIALS[doc["metadata"]["name"]])
-        for doc in docs
-        if doc.get("kind") == "Secret"
+        for doc in documents
+        if doc["kind"] == "Secret"
     ]
-    (parent,) = [doc for doc in docs if doc.get("kind", "AIMClusterModelSource") != "Secret"]
-    name = parent.get("metadata", {}).get("name", "example")
+    (parent,) = [doc for doc in documents if doc["kind"] != "Secret"]
     spec = parent["spec"]
     return metacontroller_loop(
-        hook, sync_request(source(name, spec), {}, source_related(spec, secrets))
+        hook,
+        sync_request(source(parent["metadata"]["name"], spec), {}, source_related(spec, secrets)),
     )
+
+
+def example(name: str) -> list[dict[str, Any]]:
+    """The documents of examples/model-sources/NAME.yaml."""
+    return example_documents(f"model-sources/{name}.yaml")
+
+
+def with_ghcr_secret(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An example whose source also names the pull secret `ghcr-secret`, and that Secret."""
+    (parent,) = [doc for doc in documents if doc["kind"] != "Secret"]
+    parent["spec"]["imagePullSecrets"] = [{"name": "ghcr-secret"}]
+    return [*documents, {"kind": "Secret", "metadata": {"name": "ghcr-secret"}}]
 
 
 def tagged(registry: str, repository: str, *tags: str) -> list[Image]:
@@ -95,71 +105,29 @@ GHCR_SILOGEN_AIM = [
 
 
 def test_basic_example(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: silogen-models
-spec:
-  filters:
-    - image: amdenterpriseai/aim-*
-  syncInterval: 1h
-""",
-    )
+    controller = run_example(hook, example("basic-example"))
     assert_ready_with(controller, AMD_AIM + AMD_BASE + AMD_EXPERIMENTAL, filters=1)
 
 
 def test_repository_patterns(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-spec:
-  filters:
-    - image: amdenterpriseai/aim-*
-""",
-    )
+    controller = run_example(hook, example("repository-patterns"))
     assert_ready_with(controller, AMD_AIM + AMD_BASE + AMD_EXPERIMENTAL, filters=1)
 
 
 def test_repository_with_specific_tag(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-spec:
-  filters:
-    - image: silogen/aim-llama:1.0.0
-""",
-    )
+    controller = run_example(hook, example("repository-with-specific-tag"))
     assert_ready_with(controller, [("docker.io", "silogen/aim-llama", "1.0.0")], filters=1)
 
 
 def test_full_uri(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-spec:
-  registry: docker.io
-  filters:
-    - image: ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.1-rc1
-""",
-    )
+    controller = run_example(hook, example("full-uri"))
     expected = [("ghcr.io", "silogen/aim-google-gemma-3-1b-it", "0.8.1-rc1")]
     assert_ready_with(controller, expected, filters=1)
 
 
 def test_full_uri_with_wildcard(hook: HookClient, hooks_env: HookEnv) -> None:
     """As written (no pull secret) ghcr.io cannot be listed: a clear error saying how to fix it."""
-    controller = run_example(
-        hook,
-        """
-spec:
-  registry: ghcr.io
-  filters:
-    - image: silogen/aim-*
-""",
-    )
+    controller = run_example(hook, example("full-uri-with-wildcard"))
     status = controller.status
     assert controller.children == {}
     assert status["status"] == "Failed"
@@ -172,43 +140,12 @@ spec:
 
 
 def test_full_uri_with_wildcard_and_a_ghcr_token(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ghcr-secret
-  namespace: kaiwo-system
-type: kubernetes.io/dockerconfigjson
-data:
-  .dockerconfigjson: BASE64_CONFIG
----
-spec:
-  registry: ghcr.io
-  imagePullSecrets:
-    - name: ghcr-secret
-  filters:
-    - image: silogen/aim-*
-""",
-    )
+    controller = run_example(hook, with_ghcr_secret(example("full-uri-with-wildcard")))
     assert_ready_with(controller, GHCR_SILOGEN_AIM, filters=1, pull_secrets=["ghcr-secret"])
 
 
 def test_global_version_constraints(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-spec:
-  registry: ghcr.io
-  filters:
-    - image: silogen/aim-llama
-    - image: silogen/aim-mistral
-  versions:
-    - ">=1.0.0"
-    - "<2.0.0"
-""",
-    )
+    controller = run_example(hook, example("global-version-constraints"))
     expected = [
         *tagged("ghcr.io", "silogen/aim-llama", "1.0.0", "1.1.0"),
         *tagged("ghcr.io", "silogen/aim-mistral", "1.5.0"),
@@ -217,21 +154,7 @@ spec:
 
 
 def test_per_filter_version_constraints(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-spec:
-  registry: ghcr.io
-  versions:
-    - ">=1.0.0"  # global default
-  filters:
-    - image: silogen/aim-llama
-      versions:
-        - ">=2.0.0"  # overrides global for this filter
-    - image: silogen/aim-mistral
-      # uses global constraint
-""",
-    )
+    controller = run_example(hook, example("per-filter-version-constraints"))
     expected = [
         *tagged("ghcr.io", "silogen/aim-llama", "2.0.0", "2.1.0-rc1"),
         *tagged("ghcr.io", "silogen/aim-mistral", "1.5.0", "2.0.0"),
@@ -240,45 +163,12 @@ spec:
 
 
 def test_exclusions(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-spec:
-  filters:
-    - image: amdenterpriseai/aim-*
-      exclude:
-        - amdenterpriseai/aim-base
-        - amdenterpriseai/aim-experimental
-""",
-    )
+    controller = run_example(hook, example("exclusions"))
     assert_ready_with(controller, AMD_AIM, filters=1)
 
 
 def test_private_registries(hook: HookClient, hooks_env: HookEnv) -> None:
-    controller = run_example(
-        hook,
-        """
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ghcr-secret
-  namespace: kaiwo-system  # operator namespace
-type: kubernetes.io/dockerconfigjson
-data:
-  .dockerconfigjson: BASE64_CONFIG
----
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: private-models
-spec:
-  registry: ghcr.io
-  imagePullSecrets:
-    - name: ghcr-secret
-  filters:
-    - image: myorg/private-model-*
-""",
-    )
+    controller = run_example(hook, example("private-registries"))
     expected = tagged("ghcr.io", "myorg/private-model-x")
     assert_ready_with(controller, expected, filters=1, pull_secrets=["ghcr-secret"])
     listing = hooks_env.github.requests[0]
@@ -287,15 +177,7 @@ spec:
 
 
 def test_max_models_limit(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-spec:
-  maxModels: 100  # default: 100, range: 1-10000
-  filters:
-    - image: org/very-broad-pattern-*
-""",
-    )
+    controller = run_example(hook, example("max-models-limit"))
     status = controller.status
     # The documentation's example status, to the letter.
     assert status["status"] == "Ready"
@@ -314,49 +196,17 @@ spec:
         *tagged("docker.io", "org/very-broad-pattern-1"),
         *tagged("docker.io", "org/very-broad-pattern-2"),
     ]
-    assert controller.replies[0]["children"] == models("example", newest)
+    assert controller.replies[0]["children"] == models("max-models-limit", newest)
 
 
 def test_docker_hub_with_wildcards(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: dockerhub-models
-spec:
-  registry: docker.io
-  filters:
-    - image: amdenterpriseai/aim-*
-      exclude:
-        - amdenterpriseai/aim-base
-  syncInterval: 2h
-""",
-    )
+    controller = run_example(hook, example("docker-hub-with-wildcards"))
     assert_ready_with(controller, AMD_AIM + AMD_EXPERIMENTAL, filters=1)
     assert controller.status["scan"]["nextScanTime"] == "2026-08-20T12:00:00Z"
 
 
 def test_github_container_registry_with_version_constraints(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: ghcr-stable-models
-spec:
-  registry: ghcr.io
-  filters:
-    - image: silogen/aim-llama
-    - image: silogen/aim-mistral
-  versions:
-    - ">=1.0.0"
-    - "<2.0.0"
-  syncInterval: 1h
-""",
-    )
+    controller = run_example(hook, example("github-container-registry-with-version-constraints"))
     expected = [
         *tagged("ghcr.io", "silogen/aim-llama", "1.0.0", "1.1.0"),
         *tagged("ghcr.io", "silogen/aim-mistral", "1.5.0"),
@@ -364,23 +214,9 @@ spec:
     assert_ready_with(controller, expected, filters=2)
 
 
-MULTIPLE_REGISTRIES = """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: multi-registry-models
-spec:
-  registry: docker.io  # default
-  filters:
-    - image: amdenterpriseai/aim-*  # uses docker.io
-    - image: ghcr.io/silogen/aim-*  # overrides to ghcr.io
-  syncInterval: 1h
-"""
-
-
 def test_multiple_registries(hook: HookClient) -> None:
     """As written (no pull secret) the ghcr.io wildcard fails: Degraded, docker.io models made."""
-    controller = run_example(hook, MULTIPLE_REGISTRIES)
+    controller = run_example(hook, example("multiple-registries"))
     status = controller.status
     created = AMD_AIM + AMD_BASE + AMD_EXPERIMENTAL
     assert controller.replies[0]["children"] == models("multi-registry-models", created)
@@ -396,50 +232,13 @@ def test_multiple_registries(hook: HookClient) -> None:
 
 
 def test_multiple_registries_with_a_ghcr_token(hook: HookClient) -> None:
-    document = MULTIPLE_REGISTRIES + "  imagePullSecrets:\n    - name: ghcr-secret\n"
-    document += """---
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ghcr-secret
-  namespace: kaiwo-system
-type: kubernetes.io/dockerconfigjson
-data:
-  .dockerconfigjson: BASE64_CONFIG
-"""
-    controller = run_example(hook, document)
+    controller = run_example(hook, with_ghcr_secret(example("multiple-registries")))
     created = AMD_AIM + AMD_BASE + AMD_EXPERIMENTAL + GHCR_SILOGEN_AIM
     assert_ready_with(controller, created, filters=2, pull_secrets=["ghcr-secret"])
 
 
 def test_private_registry_with_authentication(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-apiVersion: v1
-kind: Secret
-metadata:
-  name: private-registry-creds
-  namespace: kaiwo-system
-type: kubernetes.io/dockerconfigjson
-data:
-  .dockerconfigjson: BASE64_ENCODED_CONFIG
----
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: private-models
-spec:
-  registry: private.registry.io
-  imagePullSecrets:
-    - name: private-registry-creds
-  filters:
-    - image: myorg/model-*
-      versions:
-        - ">=1.0.0"
-  syncInterval: 1h
-""",
-    )
+    controller = run_example(hook, example("private-registry-with-authentication"))
     expected = [
         *tagged("private.registry.io", "myorg/model-a", "1.0.0", "1.2.0"),
         *tagged("private.registry.io", "myorg/model-b", "1.1.0"),
@@ -448,22 +247,7 @@ spec:
 
 
 def test_specific_versions_only(hook: HookClient) -> None:
-    controller = run_example(
-        hook,
-        """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: specific-versions
-spec:
-  registry: ghcr.io
-  filters:
-    - image: silogen/aim-llama:1.0.0
-    - image: silogen/aim-llama:1.1.0
-    - image: silogen/aim-mistral:2.0.0
-  syncInterval: 6h
-""",
-    )
+    controller = run_example(hook, example("specific-versions-only"))
     expected = [
         *tagged("ghcr.io", "silogen/aim-llama", "1.0.0", "1.1.0"),
         *tagged("ghcr.io", "silogen/aim-mistral", "2.0.0"),

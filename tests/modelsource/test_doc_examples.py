@@ -1,14 +1,17 @@
-"""Every example with filters in the user documentation (model-sources.md) selects what it says.
+"""Every example of the user documentation (examples/model-sources/) selects what it says.
 
-Each test embeds the example's YAML as the documentation shows it (one test per example, named
-after its heading) and applies the filters to one fake registry listing.
+Each example is loaded from its file under examples/ and its filters are applied to one fake
+registry listing; every example file must have its expected selection here.
 """
 
-import yaml
+from typing import Any
+
+import pytest
 
 from hooks.modelsource.filters import ImageFilter, build_filters
-from hooks.modelsource.spec import SourceSpec, parse_spec
+from hooks.modelsource.spec import parse_spec
 from hooks.reference import ImageRef
+from tests.examples.files import example_source, source_example_names
 
 # registry -> repository -> tags
 LISTING: dict[str, dict[str, list[str]]] = {
@@ -37,16 +40,76 @@ LISTING: dict[str, dict[str, list[str]]] = {
     },
 }
 
+AMD_AIM = {
+    "amdenterpriseai/aim-llama3:1.0.0",
+    "amdenterpriseai/aim-llama3:latest",
+    "amdenterpriseai/aim-base:1.0.0",
+    "amdenterpriseai/aim-experimental:0.1.0-dev",
+}
+GHCR_AIM_LLAMA = {
+    "ghcr.io/silogen/aim-llama:0.9.0",
+    "ghcr.io/silogen/aim-llama:1.0.0",
+    "ghcr.io/silogen/aim-llama:1.1.0",
+    "ghcr.io/silogen/aim-llama:2.0.0",
+    "ghcr.io/silogen/aim-llama:2.1.0-rc1",
+    "ghcr.io/silogen/aim-llama:latest",
+}
+GHCR_SILOGEN_AIM = GHCR_AIM_LLAMA | {
+    "ghcr.io/silogen/aim-mistral:1.5.0",
+    "ghcr.io/silogen/aim-mistral:2.0.0",
+    "ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.0",
+    "ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.1-rc1",
+}
+STABLE_LLAMA_AND_MISTRAL = {
+    "ghcr.io/silogen/aim-llama:1.0.0",
+    "ghcr.io/silogen/aim-llama:1.1.0",
+    "ghcr.io/silogen/aim-mistral:1.5.0",
+}
+# Selection is not limited: maxModels only limits how many models are created.
+VERY_BROAD = {
+    "org/very-broad-pattern-a:1.0.0",
+    "org/very-broad-pattern-a:2.0.0",
+    "org/very-broad-pattern-b:latest",
+}
 
-def source_spec(document: str) -> SourceSpec:
-    """The spec of the AIMClusterModelSource in a (possibly multi-document) YAML example."""
-    docs = list(yaml.safe_load_all(document))
-    (spec,) = [
-        doc["spec"]
-        for doc in docs
-        if doc.get("kind", "AIMClusterModelSource") == "AIMClusterModelSource"
-    ]
-    return parse_spec(spec)
+# Example file (examples/model-sources/NAME.yaml) -> the images its filters select from LISTING.
+SELECTIONS: dict[str, set[str]] = {
+    "basic-example": AMD_AIM,
+    "repository-patterns": AMD_AIM,
+    # No registry in the spec: Docker Hub, where silogen/aim-llama also exists.
+    "repository-with-specific-tag": {"silogen/aim-llama:1.0.0"},
+    "full-uri": {"ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.1-rc1"},
+    "full-uri-with-wildcard": GHCR_SILOGEN_AIM,
+    "registry": GHCR_AIM_LLAMA,
+    "sync-interval": AMD_AIM,
+    "global-version-constraints": STABLE_LLAMA_AND_MISTRAL,
+    # Prereleases are included (docs/decisions.md §2): 2.1.0-rc1 satisfies >=2.0.0.
+    "per-filter-version-constraints": {
+        "ghcr.io/silogen/aim-llama:2.0.0",
+        "ghcr.io/silogen/aim-llama:2.1.0-rc1",
+        "ghcr.io/silogen/aim-mistral:1.5.0",
+        "ghcr.io/silogen/aim-mistral:2.0.0",
+    },
+    # `latest` is not SemVer and 0.1.0-dev is below the range.
+    "version-syntax": {"amdenterpriseai/aim-llama3:1.0.0", "amdenterpriseai/aim-base:1.0.0"},
+    "exclusions": {"amdenterpriseai/aim-llama3:1.0.0", "amdenterpriseai/aim-llama3:latest"},
+    "private-registries": {"ghcr.io/myorg/private-model-a:1.0.0"},
+    "max-models-limit": VERY_BROAD,
+    "max-models-limit-status": VERY_BROAD,
+    "docker-hub-with-wildcards": AMD_AIM - {"amdenterpriseai/aim-base:1.0.0"},
+    "github-container-registry-with-version-constraints": STABLE_LLAMA_AND_MISTRAL,
+    "multiple-registries": AMD_AIM | GHCR_SILOGEN_AIM,
+    # "0.9" and "latest" are not SemVer, so the constraint skips them.
+    "private-registry-with-authentication": {
+        "private.registry.io/myorg/model-a:1.0.0",
+        "private.registry.io/myorg/model-b:1.2.0",
+    },
+    "specific-versions-only": {
+        "ghcr.io/silogen/aim-llama:1.0.0",
+        "ghcr.io/silogen/aim-llama:1.1.0",
+        "ghcr.io/silogen/aim-mistral:2.0.0",
+    },
+}
 
 
 def select(image_filter: ImageFilter) -> set[str]:
@@ -62,333 +125,33 @@ def select(image_filter: ImageFilter) -> set[str]:
     }
 
 
-def selected(document: str) -> set[str]:
-    """Every image the example's filters select together (OR-ed)."""
+def selected_by(spec: dict[str, Any]) -> set[str]:
+    """Every image a spec's filters select together (OR-ed)."""
     images: set[str] = set()
-    for result in build_filters(source_spec(document)):
+    for result in build_filters(parse_spec(spec)):
         assert isinstance(result, ImageFilter), result
         images |= select(result)
     return images
 
 
-def test_basic_example():
-    assert selected(
-        """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: silogen-models
-spec:
-  filters:
-    - image: amdenterpriseai/aim-*
-  syncInterval: 1h
-"""
-    ) == {
-        "amdenterpriseai/aim-llama3:1.0.0",
-        "amdenterpriseai/aim-llama3:latest",
-        "amdenterpriseai/aim-base:1.0.0",
-        "amdenterpriseai/aim-experimental:0.1.0-dev",
-    }
+def example_spec(name: str) -> dict[str, Any]:
+    spec: dict[str, Any] = example_source(f"model-sources/{name}.yaml")["spec"]
+    return spec
 
 
-def test_repository_patterns():
-    assert selected(
-        """
-spec:
-  filters:
-    - image: amdenterpriseai/aim-*
-"""
-    ) == {
-        "amdenterpriseai/aim-llama3:1.0.0",
-        "amdenterpriseai/aim-llama3:latest",
-        "amdenterpriseai/aim-base:1.0.0",
-        "amdenterpriseai/aim-experimental:0.1.0-dev",
-    }
+@pytest.mark.parametrize("name", sorted(SELECTIONS))
+def test_each_example_selects_what_it_says(name: str) -> None:
+    assert selected_by(example_spec(name)) == SELECTIONS[name]
 
 
-def test_repository_with_specific_tag():
-    # No registry in the spec: Docker Hub, where silogen/aim-llama also exists.
-    assert selected(
-        """
-spec:
-  filters:
-    - image: silogen/aim-llama:1.0.0
-"""
-    ) == {"silogen/aim-llama:1.0.0"}
+def test_every_source_example_has_its_expected_selection() -> None:
+    assert sorted(SELECTIONS) == source_example_names()
 
 
-def test_full_uri():
-    assert selected(
-        """
-spec:
-  registry: docker.io
-  filters:
-    - image: ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.1-rc1
-"""
-    ) == {"ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.1-rc1"}
+def test_max_models_limit_example_sets_the_limit() -> None:
+    assert parse_spec(example_spec("max-models-limit")).max_models == 100
 
 
-def test_full_uri_with_wildcard():
-    assert selected(
-        """
-spec:
-  registry: ghcr.io
-  filters:
-    - image: silogen/aim-*
-"""
-    ) == {
-        "ghcr.io/silogen/aim-llama:0.9.0",
-        "ghcr.io/silogen/aim-llama:1.0.0",
-        "ghcr.io/silogen/aim-llama:1.1.0",
-        "ghcr.io/silogen/aim-llama:2.0.0",
-        "ghcr.io/silogen/aim-llama:2.1.0-rc1",
-        "ghcr.io/silogen/aim-llama:latest",
-        "ghcr.io/silogen/aim-mistral:1.5.0",
-        "ghcr.io/silogen/aim-mistral:2.0.0",
-        "ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.0",
-        "ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.1-rc1",
-    }
-
-
-def test_global_version_constraints():
-    assert selected(
-        """
-spec:
-  registry: ghcr.io
-  filters:
-    - image: silogen/aim-llama
-    - image: silogen/aim-mistral
-  versions:
-    - ">=1.0.0"
-    - "<2.0.0"
-"""
-    ) == {
-        "ghcr.io/silogen/aim-llama:1.0.0",
-        "ghcr.io/silogen/aim-llama:1.1.0",
-        "ghcr.io/silogen/aim-mistral:1.5.0",
-    }
-
-
-def test_per_filter_version_constraints():
-    # Prereleases are included (DECISIONS §2): 2.1.0-rc1 satisfies >=2.0.0.
-    assert selected(
-        """
-spec:
-  registry: ghcr.io
-  versions:
-    - ">=1.0.0"  # global default
-  filters:
-    - image: silogen/aim-llama
-      versions:
-        - ">=2.0.0"  # overrides global for this filter
-    - image: silogen/aim-mistral
-      # uses global constraint
-"""
-    ) == {
-        "ghcr.io/silogen/aim-llama:2.0.0",
-        "ghcr.io/silogen/aim-llama:2.1.0-rc1",
-        "ghcr.io/silogen/aim-mistral:1.5.0",
-        "ghcr.io/silogen/aim-mistral:2.0.0",
-    }
-
-
-def test_exclusions():
-    assert selected(
-        """
-spec:
-  filters:
-    - image: amdenterpriseai/aim-*
-      exclude:
-        - amdenterpriseai/aim-base
-        - amdenterpriseai/aim-experimental
-"""
-    ) == {"amdenterpriseai/aim-llama3:1.0.0", "amdenterpriseai/aim-llama3:latest"}
-
-
-def test_private_registries():
-    assert selected(
-        """
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ghcr-secret
-  namespace: kaiwo-system  # operator namespace
-type: kubernetes.io/dockerconfigjson
-data:
-  .dockerconfigjson: BASE64_CONFIG
----
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: private-models
-spec:
-  registry: ghcr.io
-  imagePullSecrets:
-    - name: ghcr-secret
-  filters:
-    - image: myorg/private-model-*
-"""
-    ) == {"ghcr.io/myorg/private-model-a:1.0.0"}
-
-
-def test_max_models_limit():
-    # Selection is not limited; maxModels only limits how many models are created.
-    document = """
-spec:
-  maxModels: 100  # default: 100, range: 1-10000
-  filters:
-    - image: org/very-broad-pattern-*
-"""
-    assert source_spec(document).max_models == 100
-    assert selected(document) == {
-        "org/very-broad-pattern-a:1.0.0",
-        "org/very-broad-pattern-a:2.0.0",
-        "org/very-broad-pattern-b:latest",
-    }
-
-
-def test_docker_hub_with_wildcards():
-    assert selected(
-        """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: dockerhub-models
-spec:
-  registry: docker.io
-  filters:
-    - image: amdenterpriseai/aim-*
-      exclude:
-        - amdenterpriseai/aim-base
-  syncInterval: 2h
-"""
-    ) == {
-        "amdenterpriseai/aim-llama3:1.0.0",
-        "amdenterpriseai/aim-llama3:latest",
-        "amdenterpriseai/aim-experimental:0.1.0-dev",
-    }
-
-
-def test_github_container_registry_with_version_constraints():
-    assert selected(
-        """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: ghcr-stable-models
-spec:
-  registry: ghcr.io
-  filters:
-    - image: silogen/aim-llama
-    - image: silogen/aim-mistral
-  versions:
-    - ">=1.0.0"
-    - "<2.0.0"
-  syncInterval: 1h
-"""
-    ) == {
-        "ghcr.io/silogen/aim-llama:1.0.0",
-        "ghcr.io/silogen/aim-llama:1.1.0",
-        "ghcr.io/silogen/aim-mistral:1.5.0",
-    }
-
-
-def test_multiple_registries():
-    assert selected(
-        """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: multi-registry-models
-spec:
-  registry: docker.io  # default
-  filters:
-    - image: amdenterpriseai/aim-*  # uses docker.io
-    - image: ghcr.io/silogen/aim-*  # overrides to ghcr.io
-  syncInterval: 1h
-"""
-    ) == {
-        "amdenterpriseai/aim-llama3:1.0.0",
-        "amdenterpriseai/aim-llama3:latest",
-        "amdenterpriseai/aim-base:1.0.0",
-        "amdenterpriseai/aim-experimental:0.1.0-dev",
-        "ghcr.io/silogen/aim-llama:0.9.0",
-        "ghcr.io/silogen/aim-llama:1.0.0",
-        "ghcr.io/silogen/aim-llama:1.1.0",
-        "ghcr.io/silogen/aim-llama:2.0.0",
-        "ghcr.io/silogen/aim-llama:2.1.0-rc1",
-        "ghcr.io/silogen/aim-llama:latest",
-        "ghcr.io/silogen/aim-mistral:1.5.0",
-        "ghcr.io/silogen/aim-mistral:2.0.0",
-        "ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.0",
-        "ghcr.io/silogen/aim-google-gemma-3-1b-it:0.8.1-rc1",
-    }
-
-
-def test_private_registry_with_authentication():
-    # "0.9" and "latest" are not SemVer, so the constraint skips them.
-    assert selected(
-        """
-apiVersion: v1
-kind: Secret
-metadata:
-  name: private-registry-creds
-  namespace: kaiwo-system
-type: kubernetes.io/dockerconfigjson
-data:
-  .dockerconfigjson: BASE64_ENCODED_CONFIG
----
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: private-models
-spec:
-  registry: private.registry.io
-  imagePullSecrets:
-    - name: private-registry-creds
-  filters:
-    - image: myorg/model-*
-      versions:
-        - ">=1.0.0"
-  syncInterval: 1h
-"""
-    ) == {
-        "private.registry.io/myorg/model-a:1.0.0",
-        "private.registry.io/myorg/model-b:1.2.0",
-    }
-
-
-def test_specific_versions_only():
-    assert selected(
-        """
-apiVersion: aim.silogen.ai/v1alpha1
-kind: AIMClusterModelSource
-metadata:
-  name: specific-versions
-spec:
-  registry: ghcr.io
-  filters:
-    - image: silogen/aim-llama:1.0.0
-    - image: silogen/aim-llama:1.1.0
-    - image: silogen/aim-mistral:2.0.0
-  syncInterval: 6h
-"""
-    ) == {
-        "ghcr.io/silogen/aim-llama:1.0.0",
-        "ghcr.io/silogen/aim-llama:1.1.0",
-        "ghcr.io/silogen/aim-mistral:2.0.0",
-    }
-
-
-def test_exact_tag_that_does_not_exist_selects_nothing():
-    assert (
-        selected(
-            """
-spec:
-  registry: ghcr.io
-  filters:
-    - image: silogen/aim-llama:9.9.9
-"""
-        )
-        == set()
-    )
+def test_exact_tag_that_does_not_exist_selects_nothing() -> None:
+    spec = {"registry": "ghcr.io", "filters": [{"image": "silogen/aim-llama:9.9.9"}]}
+    assert selected_by(spec) == set()

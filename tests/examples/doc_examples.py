@@ -1,8 +1,8 @@
 """The YAML examples of the user documentation: which pages hold them, how to find them in a page,
 and what sort each one is (a whole object, a spec fragment, a status, or a kind skipped and why).
 
-Both the CRD tests (tests/manifests/test_doc_examples.py) and the example-file tests
-(tests/examples/) read the docs through this, so they agree on what counts as an example.
+tests/examples/test_examples.py reads the docs through this to check that examples/ holds each
+of their examples.
 """
 
 import re
