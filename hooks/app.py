@@ -25,13 +25,20 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from hooks import jsonio, metrics
-from hooks.clusterconfig.controller import customize_config, sync_config
+from hooks.clusterconfig.controller import (
+    customize_config,
+    customize_namespace_config,
+    sync_config,
+    sync_namespace_config,
+)
 from hooks.logs import configure_logging, log_fields, parent_name
 from hooks.metacontroller import (
     CustomizeRequest,
     RequestError,
     SyncRequest,
     parse_customize_request,
+    parse_namespaced_customize_request,
+    parse_namespaced_sync_request,
     parse_sync_request,
 )
 from hooks.modelsource.controller import ScanFunction, customize_source, sync_source
@@ -232,7 +239,7 @@ def create_app(
         return HookAnswer(customize_source(req, namespace).to_json(), "ok")
 
     def config_sync(req: SyncRequest) -> HookAnswer:
-        response = sync_config(req, now=clock(), operator_namespace=namespace)
+        response = sync_config(req, now=clock(), secret_namespace=namespace)
         return HookAnswer(response.to_json(), str(response.status.get("status")))
 
     def config_customize(req: CustomizeRequest) -> HookAnswer:
@@ -242,6 +249,18 @@ def create_app(
     hook("customize/modelsource", parse_customize_request, modelsource_customize)
     hook("sync/config", parse_sync_request, config_sync)
     hook("customize/config", parse_customize_request, config_customize)
+
+    def namespace_config_sync(req: SyncRequest) -> HookAnswer:
+        response = sync_namespace_config(req, now=clock())
+        return HookAnswer(response.to_json(), str(response.status.get("status")))
+
+    def namespace_config_customize(req: CustomizeRequest) -> HookAnswer:
+        return HookAnswer(customize_namespace_config(req).to_json(), "ok")
+
+    hook("sync/namespaceconfig", parse_namespaced_sync_request, namespace_config_sync)
+    hook(
+        "customize/namespaceconfig", parse_namespaced_customize_request, namespace_config_customize
+    )
 
     _log_every_call(app, hooks)
     _serve_probes_and_metrics(app, multiprocess_dir)
