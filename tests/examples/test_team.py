@@ -60,9 +60,10 @@ def test_quota_counts_the_models_of_the_namespace() -> None:
 
 def test_the_team_s_objects_and_their_secrets_stay_in_its_namespace() -> None:
     catalog = by_kind("catalog.yaml")
-    assert sorted(catalog) == ["AIMModelSource", "AIMNamespaceConfig", "Secret"]
-    assert {doc["metadata"]["namespace"] for doc in catalog.values()} == {NAMESPACE}
-    secrets = {catalog["Secret"]["metadata"]["name"]}
+    assert sorted(catalog) == ["AIMModelSource", "AIMNamespaceConfig"]
+    (secret,) = crdschema.load_file(TEAM / "secret.yaml")
+    assert {doc["metadata"]["namespace"] for doc in [*catalog.values(), secret]} == {NAMESPACE}
+    secrets = {secret["metadata"]["name"]}
     for kind in ("AIMModelSource", "AIMNamespaceConfig"):
         assert set(pull_secret_names(catalog[kind]["spec"])) == secrets, kind
     # The source names no config: it resolves the namespace's `default`.
