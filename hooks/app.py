@@ -42,6 +42,7 @@ from hooks.metacontroller import (
     parse_sync_request,
 )
 from hooks.modelsource.controller import ScanFunction, customize_source, sync_source
+from hooks.namespaced.tenancy import customize_namespaced_source
 from hooks.registry.scanner import scan_registries
 from hooks.settings import Settings, settings_from_env
 
@@ -218,7 +219,7 @@ def create_app(
                 call.refusal = "bad-request"
                 return _error(400, str(exc))
             # Every line logged while answering, the registry scan's included, names the parent.
-            parent_name.set(req.parent.name)
+            parent_name.set(req.parent.key)
             call.answer = handle(req)
             response = _json(call.answer.payload)
             # The request's objects (~450,000 for 10,000 children) and the answer's are freed
@@ -250,6 +251,9 @@ def create_app(
     hook("sync/config", parse_sync_request, config_sync)
     hook("customize/config", parse_customize_request, config_customize)
 
+    def namespaced_source_customize(req: CustomizeRequest) -> HookAnswer:
+        return HookAnswer(customize_namespaced_source(req, namespace).to_json(), "ok")
+
     def namespace_config_sync(req: SyncRequest) -> HookAnswer:
         response = sync_namespace_config(req, now=clock())
         return HookAnswer(response.to_json(), str(response.status.get("status")))
@@ -257,6 +261,11 @@ def create_app(
     def namespace_config_customize(req: CustomizeRequest) -> HookAnswer:
         return HookAnswer(customize_namespace_config(req).to_json(), "ok")
 
+    hook(
+        "customize/namespaced-modelsource",
+        parse_namespaced_customize_request,
+        namespaced_source_customize,
+    )
     hook("sync/namespaceconfig", parse_namespaced_sync_request, namespace_config_sync)
     hook(
         "customize/namespaceconfig", parse_namespaced_customize_request, namespace_config_customize

@@ -37,6 +37,11 @@ class Parent:
     kind: str
     namespace: str = ""
 
+    @property
+    def key(self) -> str:
+        """How Metacontroller names the parent: `namespace/name`, or `name` when cluster-scoped."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
 
 @dataclass(frozen=True)
 class SyncRequest:
