@@ -25,16 +25,24 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from hooks import jsonio, metrics
-from hooks.clusterconfig.controller import customize_config, sync_config
+from hooks.clusterconfig.controller import (
+    customize_config,
+    customize_namespace_config,
+    sync_config,
+    sync_namespace_config,
+)
 from hooks.logs import configure_logging, log_fields, parent_name
 from hooks.metacontroller import (
     CustomizeRequest,
     RequestError,
     SyncRequest,
     parse_customize_request,
+    parse_namespaced_customize_request,
+    parse_namespaced_sync_request,
     parse_sync_request,
 )
 from hooks.modelsource.controller import ScanFunction, customize_source, sync_source
+from hooks.namespaced.tenancy import customize_namespaced_source
 from hooks.registry.scanner import scan_registries
 from hooks.settings import Settings, settings_from_env
 
@@ -211,7 +219,7 @@ def create_app(
                 call.refusal = "bad-request"
                 return _error(400, str(exc))
             # Every line logged while answering, the registry scan's included, names the parent.
-            parent_name.set(req.parent.name)
+            parent_name.set(req.parent.key)
             call.answer = handle(req)
             response = _json(call.answer.payload)
             # The request's objects (~450,000 for 10,000 children) and the answer's are freed
@@ -232,7 +240,7 @@ def create_app(
         return HookAnswer(customize_source(req, namespace).to_json(), "ok")
 
     def config_sync(req: SyncRequest) -> HookAnswer:
-        response = sync_config(req, now=clock(), operator_namespace=namespace)
+        response = sync_config(req, now=clock(), secret_namespace=namespace)
         return HookAnswer(response.to_json(), str(response.status.get("status")))
 
     def config_customize(req: CustomizeRequest) -> HookAnswer:
@@ -242,6 +250,26 @@ def create_app(
     hook("customize/modelsource", parse_customize_request, modelsource_customize)
     hook("sync/config", parse_sync_request, config_sync)
     hook("customize/config", parse_customize_request, config_customize)
+
+    def namespaced_source_customize(req: CustomizeRequest) -> HookAnswer:
+        return HookAnswer(customize_namespaced_source(req, namespace).to_json(), "ok")
+
+    def namespace_config_sync(req: SyncRequest) -> HookAnswer:
+        response = sync_namespace_config(req, now=clock())
+        return HookAnswer(response.to_json(), str(response.status.get("status")))
+
+    def namespace_config_customize(req: CustomizeRequest) -> HookAnswer:
+        return HookAnswer(customize_namespace_config(req).to_json(), "ok")
+
+    hook(
+        "customize/namespaced-modelsource",
+        parse_namespaced_customize_request,
+        namespaced_source_customize,
+    )
+    hook("sync/namespaceconfig", parse_namespaced_sync_request, namespace_config_sync)
+    hook(
+        "customize/namespaceconfig", parse_namespaced_customize_request, namespace_config_customize
+    )
 
     _log_every_call(app, hooks)
     _serve_probes_and_metrics(app, multiprocess_dir)

@@ -23,7 +23,10 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True)
 class Parent:
-    """The parent object: name, uid and generation checked; spec and status left raw."""
+    """The parent object: name, uid and generation checked; spec and status left raw.
+
+    `namespace` is empty for a cluster-scoped parent.
+    """
 
     name: str
     uid: str
@@ -32,6 +35,12 @@ class Parent:
     status: Mapping[str, Any]
     api_version: str
     kind: str
+    namespace: str = ""
+
+    @property
+    def key(self) -> str:
+        """How Metacontroller names the parent: `namespace/name`, or `name` when cluster-scoped."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,7 @@ def _parent(value: object) -> Parent:
     uid = metadata.get("uid")
     generation = metadata.get("generation")
     status = parent.get("status")
+    namespace = metadata.get("namespace")
     return Parent(
         name=name,
         uid=uid if isinstance(uid, str) else "",
@@ -162,6 +172,7 @@ def _parent(value: object) -> Parent:
         status=status if isinstance(status, Mapping) else {},
         api_version=str(parent.get("apiVersion") or ""),
         kind=str(parent.get("kind") or ""),
+        namespace=namespace if isinstance(namespace, str) else "",
     )
 
 
@@ -195,3 +206,24 @@ def parse_customize_request(body: object) -> CustomizeRequest:
     if "parent" not in doc:
         raise RequestError("not a customize request: no 'parent'")
     return CustomizeRequest(controller_name=_controller_name(doc), parent=_parent(doc["parent"]))
+
+
+def _require_namespace(parent: Parent) -> None:
+    """A namespaced parent without a namespace is no request Metacontroller sends; guessing one
+    (the operator's, say) could hand a tenant's source another namespace's objects."""
+    if not parent.namespace:
+        raise RequestError("parent.metadata.namespace must be a non-empty string")
+
+
+def parse_namespaced_sync_request(body: object) -> SyncRequest:
+    """Parse a sync request for a namespaced parent; RequestError without its namespace."""
+    request = parse_sync_request(body)
+    _require_namespace(request.parent)
+    return request
+
+
+def parse_namespaced_customize_request(body: object) -> CustomizeRequest:
+    """Parse a customize request for a namespaced parent; RequestError without its namespace."""
+    request = parse_customize_request(body)
+    _require_namespace(request.parent)
+    return request

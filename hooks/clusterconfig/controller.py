@@ -1,8 +1,9 @@
-"""The AIMClusterConfig controller: no children, a status that says what is wrong with the config.
+"""The config controllers: no children, a status that says what is wrong with the config.
 
-It checks what the config points at: each pull secret exists in the operator namespace, is of
-type `kubernetes.io/dockerconfigjson` and parses; the storage class exists. Ready, or Degraded
-with one condition per referenced object that has a problem (DECISIONS §7).
+It checks what the config points at: each pull secret exists in the config's secret namespace (the
+operator namespace for an AIMClusterConfig, its own for an AIMNamespaceConfig), is of type
+`kubernetes.io/dockerconfigjson` and parses; the storage class exists. Ready, or Degraded with
+one condition per referenced object that has a problem (docs/decisions.md §7, §8).
 """
 
 from __future__ import annotations
@@ -51,12 +52,12 @@ def config_refs(spec: object) -> ConfigRefs:
     return ConfigRefs(pull_secret_names(raw), storage_class)
 
 
-def customize_config(request: CustomizeRequest, operator_namespace: str) -> CustomizeResponse:
-    """The config's pull secrets (in the operator namespace) and its storage class."""
+def customize_config(request: CustomizeRequest, secret_namespace: str) -> CustomizeResponse:
+    """The config's pull secrets (in `secret_namespace` only) and its storage class."""
     refs = config_refs(request.parent.spec)
     rules = []
     if refs.secrets:
-        rules.append(RelatedRule("v1", "secrets", refs.secrets, namespace=operator_namespace))
+        rules.append(RelatedRule("v1", "secrets", refs.secrets, namespace=secret_namespace))
     if refs.storage_class:
         rules.append(RelatedRule("storage.k8s.io/v1", "storageclasses", (refs.storage_class,)))
     return CustomizeResponse(rules)
@@ -100,12 +101,12 @@ def _invalid_names_condition(names: list[str]) -> Condition:
     )
 
 
-def sync_config(request: SyncRequest, *, now: datetime, operator_namespace: str) -> SyncResponse:
+def sync_config(request: SyncRequest, *, now: datetime, secret_namespace: str) -> SyncResponse:
     """Ready when everything the config references is usable, Degraded otherwise."""
     refs = config_refs(request.parent.spec)
     checks = [
         _secret_condition(
-            name, request.related_object(SECRET_KEY, operator_namespace, name), operator_namespace
+            name, request.related_object(SECRET_KEY, secret_namespace, name), secret_namespace
         )
         for name in refs.secrets
         if _SECRET_NAME.fullmatch(name)
@@ -144,3 +145,13 @@ def sync_config(request: SyncRequest, *, now: datetime, operator_namespace: str)
     if request.parent.generation is not None:
         status["observedGeneration"] = request.parent.generation
     return SyncResponse(status, [])
+
+
+def customize_namespace_config(request: CustomizeRequest) -> CustomizeResponse:
+    """An AIMNamespaceConfig's references: its pull secrets in its own namespace, never another."""
+    return customize_config(request, request.parent.namespace)
+
+
+def sync_namespace_config(request: SyncRequest, *, now: datetime) -> SyncResponse:
+    """An AIMNamespaceConfig's status: the cluster config's rules, secrets in its own namespace."""
+    return sync_config(request, now=now, secret_namespace=request.parent.namespace)

@@ -40,6 +40,7 @@ CUSTOMIZE_SCHEMA = "metacontroller/customize-response.schema.json"
 CRD_FILES = {
     "AIMClusterModelSource": "crds/aimclustermodelsources.yaml",
     "AIMClusterConfig": "crds/aimclusterconfigs.yaml",
+    "AIMNamespaceConfig": "crds/aimnamespaceconfigs.yaml",
 }
 
 

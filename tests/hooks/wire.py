@@ -32,6 +32,7 @@ CONFIG_CONTROLLER = "aim-clusterconfig-controller"
 RULE_GROUPS = {
     ("v1", "secrets"): SECRET_KEY,
     (API_VERSION, "aimclusterconfigs"): CONFIG_KEY,
+    (API_VERSION, "aimnamespaceconfigs"): f"AIMNamespaceConfig.{API_VERSION}",
     ("storage.k8s.io/v1", "storageclasses"): STORAGE_CLASS_KEY,
 }
 

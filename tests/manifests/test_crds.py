@@ -15,10 +15,20 @@ KINDS = {
     "AIMClusterModelSource": ("aimclustermodelsources", "aimclsrc"),
     "AIMClusterModel": ("aimclustermodels", "aimclmdl"),
     "AIMClusterConfig": ("aimclusterconfigs", "aimccfg"),
+    "AIMModelSource": ("aimmodelsources", "aimsrc"),
+    "AIMModel": ("aimmodels", "aimmdl"),
+    "AIMNamespaceConfig": ("aimnamespaceconfigs", "aimnscfg"),
+}
+# Each namespaced kind and its cluster-scoped twin (docs/decisions.md §8).
+TWINS = {
+    "AIMModelSource": "AIMClusterModelSource",
+    "AIMModel": "AIMClusterModel",
+    "AIMNamespaceConfig": "AIMClusterConfig",
 }
 # Free-form on purpose: their shape belongs to the AIM operator (and corev1).
 FREE_FORM = {
     "AIMClusterModel": {".spec.defaultServiceTemplate", ".spec.resources"},
+    "AIMModel": {".spec.defaultServiceTemplate", ".spec.resources"},
 }
 PRINTER_COLUMNS = {
     "AIMClusterModelSource": [
@@ -37,6 +47,7 @@ PRINTER_COLUMNS = {
         ("AGE", "date", ".metadata.creationTimestamp"),
     ],
 }
+PRINTER_COLUMNS.update({kind: PRINTER_COLUMNS[twin] for kind, twin in TWINS.items()})
 
 VALID_SOURCE: dict[str, Any] = {
     "apiVersion": f"{GROUP}/v1alpha1",
@@ -84,7 +95,7 @@ def test_kustomization_installs_one_file_per_crd(project: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_crd_is_cluster_scoped_v1alpha1_with_status_subresource(
+def test_crd_is_v1alpha1_in_its_scope_with_status_subresource(
     crds: dict[str, dict[str, Any]], kind: str
 ) -> None:
     crd = crds[kind]
@@ -93,7 +104,7 @@ def test_crd_is_cluster_scoped_v1alpha1_with_status_subresource(
     assert crd["apiVersion"] == "apiextensions.k8s.io/v1"
     assert crd["metadata"]["name"] == f"{plural}.{GROUP}"
     assert crd["spec"]["group"] == GROUP
-    assert crd["spec"]["scope"] == "Cluster"
+    assert crd["spec"]["scope"] == ("Namespaced" if kind in TWINS else "Cluster")
     assert (names["plural"], names["singular"], names["listKind"]) == (
         plural,
         kind.lower(),
@@ -396,3 +407,52 @@ def test_config_rejects_invalid_objects(
     }
     found = crdschema.errors(crdschema.crd_validator(crds["AIMClusterConfig"]), config)
     assert any(error in message for message in found), found
+
+
+def _without_descriptions(node: object) -> object:
+    """A schema with its documentation removed: what the API server validates and stores."""
+    if isinstance(node, dict):
+        return {k: _without_descriptions(v) for k, v in node.items() if k != "description"}
+    if isinstance(node, list):
+        return [_without_descriptions(item) for item in node]
+    return node
+
+
+@pytest.mark.parametrize("kind", sorted(TWINS))
+def test_namespaced_kind_has_exactly_the_schema_of_its_cluster_twin(
+    crds: dict[str, dict[str, Any]], kind: str
+) -> None:
+    """Same spec and status (docs/decisions.md §8); only the documentation may differ."""
+    schema = crdschema.openapi_schema(crds[kind])
+    twin = crdschema.openapi_schema(crds[TWINS[kind]])
+    assert _without_descriptions(schema) == _without_descriptions(twin)
+    (version,) = crds[kind]["spec"]["versions"]
+    (twin_version,) = crds[TWINS[kind]]["spec"]["versions"]
+    assert version["additionalPrinterColumns"] == [
+        {**column, "description": column["description"].replace("AIMClusterModels", "AIMModels")}
+        for column in twin_version["additionalPrinterColumns"]
+    ]
+
+
+@pytest.mark.parametrize("kind", sorted(TWINS))
+def test_namespaced_kind_never_sends_a_reader_to_the_operator_namespace(
+    crds: dict[str, dict[str, Any]], kind: str
+) -> None:
+    """Its Secrets live in its own namespace: no description may say otherwise."""
+    words = [
+        word for _, node in all_nodes(crds[kind]) for word in node.get("description", "").split()
+    ]
+    text = " ".join(words)
+    assert "operator namespace" not in text
+    assert "kaiwo-system" not in text
+
+
+def test_namespaced_source_accepts_what_a_team_writes(crds: dict[str, dict[str, Any]]) -> None:
+    source = {
+        **source_with({"imagePullSecrets": [{"name": "team-registry"}], "configName": "team"}),
+        "kind": "AIMModelSource",
+        "metadata": {"name": "team-models", "namespace": "team-a"},
+    }
+    check = crdschema.crd_validator(crds["AIMModelSource"])
+    assert crdschema.errors(check, source) == []
+    assert crdschema.errors(check, {**source, "spec": {"filters": []}}) != []

@@ -15,6 +15,9 @@ from hooks.registry.credentials import keychain_from_secrets
 from tests.examples.files import EXAMPLES, example_documents
 from tests.manifests import crdschema
 
+# Kubernetes' own kinds in the team walkthrough (examples/team/): the API server validates them.
+BUILT_IN = {"Namespace", "ResourceQuota", "Role", "RoleBinding"}
+
 
 def example_files() -> list[Path]:
     return sorted(EXAMPLES.rglob("*.yaml"))
@@ -33,7 +36,7 @@ def test_every_example_file_is_accepted_by_the_crds(
         if document["kind"] == "Secret":
             name = document["metadata"]["name"]
             assert keychain_from_secrets([(name, document)])[1] == []
-        else:
+        elif document["kind"] not in BUILT_IN:
             check = crdschema.crd_validator(crds[document["kind"]])
             assert crdschema.errors(check, document) == []
 

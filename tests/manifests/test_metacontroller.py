@@ -16,10 +16,21 @@ NAME = "aim-model-source-hooks"
 NAMESPACE = "kaiwo-system"
 SOURCE_CONTROLLER = ("CompositeController", "aim-clustermodelsource-controller")
 CONFIG_CONTROLLER = ("CompositeController", "aim-clusterconfig-controller")
+NAMESPACED_SOURCE_CONTROLLER = ("CompositeController", "aim-modelsource-controller")
+NAMESPACE_CONFIG_CONTROLLER = ("CompositeController", "aim-namespaceconfig-controller")
 HOOK_PATHS = {
     SOURCE_CONTROLLER: {"sync": "/sync/modelsource", "customize": "/customize/modelsource"},
     CONFIG_CONTROLLER: {"sync": "/sync/config", "customize": "/customize/config"},
+    NAMESPACED_SOURCE_CONTROLLER: {
+        "sync": "/sync/namespaced-modelsource",
+        "customize": "/customize/namespaced-modelsource",
+    },
+    NAMESPACE_CONFIG_CONTROLLER: {
+        "sync": "/sync/namespaceconfig",
+        "customize": "/customize/namespaceconfig",
+    },
 }
+CONTROLLERS = list(HOOK_PATHS)
 # The sync hook's registry scan stops at this deadline by default; the webhook must wait longer.
 SCAN_DEADLINE_SECONDS = 20.0
 
@@ -62,15 +73,14 @@ def test_install_holds_the_hooks_and_controllers_only(install: Install) -> None:
     """No CRDs (crds/), no Namespace (the AIM operator's), no Metacontroller (installed apart);
     the NetworkPolicy that fences the hooks in."""
     assert set(install) == {
-        SOURCE_CONTROLLER,
-        CONFIG_CONTROLLER,
+        *CONTROLLERS,
         ("Deployment", NAME),
         ("Service", NAME),
         ("NetworkPolicy", NAME),
     }
 
 
-@pytest.mark.parametrize("key", [SOURCE_CONTROLLER, CONFIG_CONTROLLER], ids=lambda key: key[1])
+@pytest.mark.parametrize("key", CONTROLLERS, ids=lambda key: key[1])
 def test_controller_is_valid_for_metacontroller(
     install: Install, compositecontroller_check: Validator, key: tuple[str, str]
 ) -> None:
@@ -80,7 +90,7 @@ def test_controller_is_valid_for_metacontroller(
     assert crdschema.errors(compositecontroller_check, controller) == []
 
 
-@pytest.mark.parametrize("key", [SOURCE_CONTROLLER, CONFIG_CONTROLLER], ids=lambda key: key[1])
+@pytest.mark.parametrize("key", CONTROLLERS, ids=lambda key: key[1])
 def test_optional_bearer_token_block_is_valid_once_uncommented(
     project: Path, install: Install, compositecontroller_check: Validator, key: tuple[str, str]
 ) -> None:
@@ -125,9 +135,17 @@ def test_controllers_manage_our_resources(
     ]
     assert config["parentResource"] == served("AIMClusterConfig")
     assert "childResources" not in config
+    namespaced = install[NAMESPACED_SOURCE_CONTROLLER]["spec"]
+    assert namespaced["parentResource"] == served("AIMModelSource")
+    assert namespaced["childResources"] == [
+        {**served("AIMModel"), "updateStrategy": {"method": "OnDelete"}}
+    ]
+    namespace_config = install[NAMESPACE_CONFIG_CONTROLLER]["spec"]
+    assert namespace_config["parentResource"] == served("AIMNamespaceConfig")
+    assert "childResources" not in namespace_config
 
 
-@pytest.mark.parametrize("key", [SOURCE_CONTROLLER, CONFIG_CONTROLLER], ids=lambda key: key[1])
+@pytest.mark.parametrize("key", CONTROLLERS, ids=lambda key: key[1])
 def test_controller_generates_its_selector_and_resyncs_through_the_hook(
     install: Install, key: tuple[str, str]
 ) -> None:
@@ -139,7 +157,7 @@ def test_controller_generates_its_selector_and_resyncs_through_the_hook(
     assert set(spec["hooks"]) == {"sync", "customize"}
 
 
-@pytest.mark.parametrize("key", [SOURCE_CONTROLLER, CONFIG_CONTROLLER], ids=lambda key: key[1])
+@pytest.mark.parametrize("key", CONTROLLERS, ids=lambda key: key[1])
 def test_hooks_are_v2_webhooks_on_the_hook_service(install: Install, key: tuple[str, str]) -> None:
     service = install[("Service", NAME)]
     (port,) = service["spec"]["ports"]
@@ -156,8 +174,13 @@ def test_hooks_are_v2_webhooks_on_the_hook_service(install: Install, key: tuple[
         assert crdschema.parse_go_duration(hook["webhook"]["timeout"]) > 0
 
 
-def test_source_sync_waits_longer_than_the_scan_deadline(install: Install) -> None:
-    timeout = install[SOURCE_CONTROLLER]["spec"]["hooks"]["sync"]["webhook"]["timeout"]
+@pytest.mark.parametrize(
+    "key", [SOURCE_CONTROLLER, NAMESPACED_SOURCE_CONTROLLER], ids=lambda key: key[1]
+)
+def test_source_sync_waits_longer_than_the_scan_deadline(
+    install: Install, key: tuple[str, str]
+) -> None:
+    timeout = install[key]["spec"]["hooks"]["sync"]["webhook"]["timeout"]
     assert crdschema.parse_go_duration(timeout) > SCAN_DEADLINE_SECONDS
 
 

@@ -19,6 +19,7 @@ from hooks.registry.config import RegistrySettings
 from hooks.settings import Settings, settings_from_env
 from tests.harness.populate import plan_from
 from tests.harness.registry import RegistryFactory
+from tests.hooks import wire
 from tests.hooks.emulator import HookClient
 from tests.web.conftest import LogLines, Serve
 from tests.web.hook_requests import source_sync
@@ -87,6 +88,18 @@ def test_no_parent_name_outlives_its_request_on_the_thread(
         (None, "between the requests"),
         ("-", "hook call"),
     ]
+
+
+def test_a_namespaced_parent_is_named_with_its_namespace(log_lines: LogLines) -> None:
+    """Two teams' configs of the same name are told apart in the log."""
+    client = create_app(Settings(), scan=lambda targets, keychain: []).test_client()
+    parent = wire.config("default", {})
+    parent["metadata"]["namespace"] = "team-a"
+    body = wire.customize_request(parent, config_hook=True)
+
+    assert client.post("/customize/namespaceconfig", data=wire.encode(body)).status_code == 200
+    (call,) = hook_calls(log_lines())
+    assert (call["hook"], call["parent"]) == ("customize/namespaceconfig", "team-a/default")
 
 
 @pytest.mark.registry
