@@ -1,0 +1,116 @@
+"""Hostile names and tags: what a registry chooses to list can cost no more than reading it.
+
+Issue 13's campaign found registries that list names and tags made to hurt: texts that make a
+backtracking `*` glob run for hours, and texts outside the reference grammar that became models.
+Each test here fails on the code before the fix (the glob cases never finish: the timeout is a
+guard against hanging, not a speed assertion) and prints its figure, measured against a
+baseline from the same run, so the CI log shows it.
+"""
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from hooks.modelsource.filters import ImageFilter, build_filters
+from hooks.modelsource.spec import FilterSpec, SourceSpec
+from hooks.registry.credentials import Credential, Keychain
+
+# Far above what linear matching needs (milliseconds), far below what backtracking needs (hours).
+HANG_GUARD_SECONDS = 120
+
+
+def one_filter(image: str, *exclude: str) -> ImageFilter:
+    """The ImageFilter a source with this one filter builds, as the sync hook builds it."""
+    [built] = build_filters(
+        SourceSpec(registry="registry.test", filters=(FilterSpec(image, exclude=exclude),))
+    )
+    assert isinstance(built, ImageFilter), built
+    return built
+
+
+def timed(work: Callable[[], object]) -> tuple[float, object]:
+    """(seconds, answer) of one call."""
+    started = time.perf_counter()
+    answer = work()
+    return time.perf_counter() - started, answer
+
+
+def report(capsys: pytest.CaptureFixture[str], line: str) -> None:
+    """One figure on the terminal, also without `-s`."""
+    with capsys.disabled():
+        print(f"\n[hostile names] {line}")
+
+
+@pytest.mark.timeout(HANG_GUARD_SECONDS)
+def test_star_globs_cost_a_pass_over_the_text_whatever_the_registry_lists(capsys):
+    names = [f"models/{'a' * 53}" for _ in range(10_000)]  # 60 characters, no `b` at the end
+    huge_name = ["models/" + "a" * 2_000_000]
+    huge_tag = ["a" * 1_000_000]
+    valid_tag = ["a" * 128]
+    host = ["a" * 60 + ".test"]
+    keychain = Keychain([("*a*a*a*a*a*a*b.test", Credential("u", "p"))])
+    # (what, the matcher, the texts, how many it must select)
+    cases: list[tuple[str, Callable[[str], object], list[str], int]] = [
+        (
+            "models/*a*a*a*a*a*a*b x 10,000 names of 60 characters",
+            one_filter("models/*a*a*a*a*a*a*b").selects_repository,
+            names,
+            0,
+        ),
+        (
+            "models/*a*a*a*a*a*a*b* x 10,000 names of 60 characters",
+            one_filter("models/*a*a*a*a*a*a*b*").selects_repository,
+            names,
+            0,
+        ),
+        (
+            "models/*a*b against a 2 MB name",
+            one_filter("models/*a*b").selects_repository,
+            huge_name,
+            0,
+        ),
+        (
+            "models/*a*b* against a 2 MB name",
+            one_filter("models/*a*b*").selects_repository,
+            huge_name,
+            0,
+        ),
+        (
+            "exclusion models/*a*a*b* against a 2 MB name",
+            one_filter("models/*", "models/*a*a*b*").selects_repository,
+            huge_name,
+            1,
+        ),
+        (
+            "tag glob *a*a*a*b against a valid 128-character tag",
+            one_filter("models/x:*a*a*a*b").selects_tag,
+            valid_tag,
+            0,
+        ),
+        (
+            "tag glob *a*a*a*b* against a valid 128-character tag",
+            one_filter("models/x:*a*a*a*b*").selects_tag,
+            valid_tag,
+            0,
+        ),
+        (
+            "tag glob *a*b* against a 1 MB tag",
+            one_filter("models/x:*a*b*").selects_tag,
+            huge_tag,
+            0,
+        ),
+        (
+            "credential key *a*a*a*a*a*a*b.test against a 60-character host label",
+            keychain.lookup,
+            host,
+            0,
+        ),
+    ]
+    # Baseline: one pass over the same texts, which any reader of them makes anyway.
+    baseline, _ = timed(lambda: [text.count("b") for text in names + huge_name])
+    for label, matcher, texts, selected in cases:
+        elapsed, answers = timed(lambda matcher=matcher, texts=texts: [matcher(t) for t in texts])
+        assert isinstance(answers, list)
+        assert sum(bool(answer) for answer in answers) == selected, label
+        report(capsys, f"{label}: {elapsed * 1000:.2f} ms ({elapsed / baseline:.2f}x one count)")
