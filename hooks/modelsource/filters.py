@@ -192,4 +192,3 @@ def _exclusion(entry: str, parsed: ParsedReference) -> str:
             f"{parsed.registry}",
         )
     return excluded.repository
-
