@@ -7,13 +7,25 @@ guard against hanging, not a speed assertion) and prints its figure, measured ag
 baseline from the same run, so the CI log shows it.
 """
 
+import gc
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import pytest
 
 from hooks.modelsource.filters import ImageFilter, build_filters
+from hooks.modelsource.naming import model_name
+from hooks.modelsource.plan import (
+    ChildTemplate,
+    FilterOutcome,
+    Plan,
+    image_key,
+    ordered_images,
+    plan_models,
+)
 from hooks.modelsource.spec import FilterSpec, SourceSpec
+from hooks.reference import ImageRef
 from hooks.registry.credentials import Credential, Keychain
 
 # Far above what linear matching needs (milliseconds), far below what backtracking needs (hours).
@@ -114,3 +126,56 @@ def test_star_globs_cost_a_pass_over_the_text_whatever_the_registry_lists(capsys
         assert isinstance(answers, list)
         assert sum(bool(answer) for answer in answers) == selected, label
         report(capsys, f"{label}: {elapsed * 1000:.2f} ms ({elapsed / baseline:.2f}x one count)")
+
+
+# --- Many found images: only those that can still be created are named and sorted -------------
+
+
+def naming_everything(outcomes: list[FilterOutcome]) -> int:
+    """What planning cost before: every image sorted and named, whatever maxModels allowed."""
+    return len({model_name(*image_key(image)) for image in ordered_images(outcomes)})
+
+
+def traced(work: Callable[[], object]) -> tuple[object, int]:
+    """(answer, peak bytes allocated) of one call."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        answer = work()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return answer, peak
+
+
+def test_planning_many_found_images_costs_a_pass_over_them(capsys):
+    # Issue 13: 300 repositories x 10,000 tags with maxModels 10,000 took 24.5 s and 1.3 GiB.
+    # A twentieth of it here (150,000 images), with 5,000 models to create.
+    tags = [f"1.{i // 100}.{i % 100}" for i in range(1_000)]
+    images = tuple(
+        ImageRef("registry.test", f"models/repo-{r}", tag=t) for r in range(150) for t in tags
+    )
+    outcomes = [FilterOutcome(0, "models/*", images=images)]
+    template = ChildTemplate("many")
+
+    def plan() -> Plan:
+        return plan_models(template, 5_000, outcomes, {})
+
+    before_seconds, _ = timed(lambda: naming_everything(outcomes))
+    after_seconds, result = timed(plan)
+    _, peak = traced(plan)
+
+    assert isinstance(result, Plan)
+    assert len(result.created) == 5_000
+    assert result.not_created == len(images) - 5_000
+    assert result.available == len(images)
+    # Memory, not time, is asserted: the plan holds the models it creates and a reference per
+    # found image, not a name and a sort key per found image (before: about 270 bytes each).
+    assert peak < 120 * len(images)
+    report(
+        capsys,
+        f"plan of {len(images):,} found images, maxModels 5,000: {after_seconds:.2f} s, "
+        f"peak {peak / 2**20:.0f} MiB ({peak / len(images):.0f} B per image); naming and "
+        f"sorting every image as before: {before_seconds:.2f} s "
+        f"({before_seconds / after_seconds:.1f}x the time)",
+    )
