@@ -8,6 +8,7 @@ baseline from the same run, so the CI log shows it.
 """
 
 import gc
+import json
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -27,6 +28,11 @@ from hooks.modelsource.plan import (
 from hooks.modelsource.spec import FilterSpec, SourceSpec
 from hooks.reference import ImageRef
 from hooks.registry.credentials import Credential, Keychain
+from tests.hooks.expected import condition
+from tests.hooks.wire import CONFIG_KEY, SECRET_KEY, related, source, sync_request
+from tests.reliability.conftest import Serve, World
+from tests.reliability.planted import Planted
+from tests.reliability.scenarios import PRIMARY, REGISTRY_SECRET
 
 # Far above what linear matching needs (milliseconds), far below what backtracking needs (hours).
 HANG_GUARD_SECONDS = 120
@@ -178,4 +184,54 @@ def test_planning_many_found_images_costs_a_pass_over_them(capsys):
         f"peak {peak / 2**20:.0f} MiB ({peak / len(images):.0f} B per image); naming and "
         f"sorting every image as before: {before_seconds:.2f} s "
         f"({before_seconds / after_seconds:.1f}x the time)",
+    )
+
+
+# --- Through the service: a registry that lists tags outside the grammar -----------------------
+
+HOSTILE_TAGS = [
+    "1.0.0\n",
+    "1.0.0\x00",
+    "../../etc",
+    "1.0.0; rm -rf /",
+    "1.0.0@sha256:" + "a" * 64,
+    "",
+    "a" * 70_000,
+]
+
+
+def test_tags_outside_the_grammar_never_become_models_and_are_reported(
+    calm_world: World, serve: Serve, planted: Planted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = calm_world
+    hook = serve(world.settings())
+    body = json.dumps({"name": "bulk/many-tags", "tags": ["1.0.0", *HOSTILE_TAGS, "2.0.0"]})
+    world.proxy.set_rules(
+        [{"match": r"GET /v2/bulk/many-tags/tags/list", "action": "garbage", "body": body}]
+    )
+    spec = {
+        "registry": PRIMARY,
+        "filters": [{"image": "bulk/many-tags"}],
+        "imagePullSecrets": [{"name": REGISTRY_SECRET}],
+    }
+    secrets = [planted.login_secret(REGISTRY_SECRET, PRIMARY)]
+
+    reply = hook.sync(
+        sync_request(source("hostile", spec), {}, related([CONFIG_KEY, SECRET_KEY], secrets))
+    )
+
+    images = sorted(child["spec"]["image"] for child in reply["children"])
+    assert images == [f"{PRIMARY}/bulk/many-tags:1.0.0", f"{PRIMARY}/bulk/many-tags:2.0.0"]
+    ready = condition(reply["status"], "Ready")
+    assert reply["status"]["status"] == "Ready"
+    assert (
+        f"{len(HOSTILE_TAGS)} image(s) listed outside the reference grammar, dropped"
+        in (ready["message"])
+    )
+    size = len(json.dumps(reply["status"]))
+    assert size < 8_000
+    report(
+        capsys,
+        f"{len(HOSTILE_TAGS)} hostile tags (70,000 characters the longest): 0 models, "
+        f"reported in a status of {size:,} bytes",
     )
