@@ -95,6 +95,12 @@ def test_star_globs_cost_a_pass_over_the_text_whatever_the_registry_lists(capsys
             0,
         ),
         (
+            "models/*aaa…(200 a)…b* (a near miss at every place) against a 2 MB name",
+            one_filter("models/*" + "a" * 200 + "b*").selects_repository,
+            huge_name,
+            0,
+        ),
+        (
             "exclusion models/*a*a*b* against a 2 MB name",
             one_filter("models/*", "models/*a*a*b*").selects_repository,
             huge_name,
