@@ -19,10 +19,8 @@ def is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
 def pull_secret_names(spec: object) -> tuple[str, ...]:
     """The distinct, non-empty `imagePullSecrets[].name` values of a spec, in order."""
     raw = spec.get("imagePullSecrets") if isinstance(spec, Mapping) else None
-    names: list[str] = []
-    if isinstance(raw, list):
-        for ref in raw:
-            name = ref.get("name") if isinstance(ref, Mapping) else None
-            if isinstance(name, str) and name and name not in names:
-                names.append(name)
-    return tuple(names)
+    if not isinstance(raw, list):
+        return ()
+    # A dict keeps the first of each name in order, in linear time whatever the list's length.
+    names = (ref.get("name") if isinstance(ref, Mapping) else None for ref in raw)
+    return tuple(dict.fromkeys(name for name in names if isinstance(name, str) and name))

@@ -26,15 +26,13 @@ ignoring it would create models the user meant to exclude, and models are never 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hooks.modelsource.spec import FilterSpec, SourceSpec
 from hooks.modelsource.versions import Constraints, InvalidConstraintError, parse_constraints
 from hooks.reference import ImageRef, InvalidReferenceError, ParsedReference, parse_reference
-
-_WILDCARD_RUN = re.compile(r"(\*+)")
+from hooks.wildcard import Wildcard, matches_any
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +62,20 @@ class ImageFilter:
     digest: str | None = None
     exclude: tuple[str, ...] = ()
     constraints: Constraints | None = None
-    # Compiled once here: matching runs for thousands of repositories and tags per scan.
-    _repository_glob: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # Split once here: matching runs for thousands of repositories and tags per scan, on names
+    # and tags the registry chooses, so it must be linear in them (hooks.wildcard).
+    _repository_glob: Wildcard = field(init=False, repr=False, compare=False)
     _excluded_names: frozenset[str] = field(init=False, repr=False, compare=False)
-    _excluded_glob: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-    _tag_glob: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _excluded_globs: tuple[Wildcard, ...] = field(init=False, repr=False, compare=False)
+    _tag_glob: Wildcard | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        globs = [pattern for pattern in self.exclude if "*" in pattern]
+        globs = tuple(Wildcard(pattern) for pattern in self.exclude if "*" in pattern)
         names = frozenset(pattern for pattern in self.exclude if "*" not in pattern)
-        excluded_glob = _compile_glob(*globs) if globs else None
-        tag_glob = _compile_glob(self.tag_pattern) if self.tag_pattern is not None else None
-        object.__setattr__(self, "_repository_glob", _compile_glob(self.repository))
+        tag_glob = Wildcard(self.tag_pattern) if self.tag_pattern is not None else None
+        object.__setattr__(self, "_repository_glob", Wildcard(self.repository))
         object.__setattr__(self, "_excluded_names", names)
-        object.__setattr__(self, "_excluded_glob", excluded_glob)
+        object.__setattr__(self, "_excluded_globs", globs)
         object.__setattr__(self, "_tag_glob", tag_glob)
 
     @property
@@ -87,11 +85,11 @@ class ImageFilter:
 
     def selects_repository(self, repository: str) -> bool:
         """Whether a repository (path without registry) matches and is not excluded."""
-        if self._repository_glob.fullmatch(repository) is None:
+        if not self._repository_glob.matches(repository):
             return False
         if repository in self._excluded_names:
             return False
-        return self._excluded_glob is None or self._excluded_glob.fullmatch(repository) is None
+        return not matches_any(self._excluded_globs, repository)
 
     def selects_tag(self, tag: str) -> bool:
         """Whether a tag of a selected repository is selected.
@@ -104,7 +102,7 @@ class ImageFilter:
             return False
         if self.tag is not None:
             return tag == self.tag
-        if self._tag_glob is not None and self._tag_glob.fullmatch(tag) is None:
+        if self._tag_glob is not None and not self._tag_glob.matches(tag):
             return False
         return self.constraints is None or self.constraints.admits(tag)
 
@@ -194,15 +192,3 @@ def _exclusion(entry: str, parsed: ParsedReference) -> str:
             f"{parsed.registry}",
         )
     return excluded.repository
-
-
-def _compile_glob(*patterns: str) -> re.Pattern[str]:
-    """One regex for any of the patterns, where `*` is any run of characters (`/` included)."""
-    alternatives = (
-        "".join(
-            ".*" if _WILDCARD_RUN.fullmatch(part) else re.escape(part)
-            for part in _WILDCARD_RUN.split(pattern)
-        )
-        for pattern in patterns
-    )
-    return re.compile("|".join(f"(?:{alternative})" for alternative in alternatives), re.DOTALL)

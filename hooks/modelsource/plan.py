@@ -9,14 +9,16 @@ when the limit bites the newest images are the ones created.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+import heapq
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hooks.modelsource.naming import model_name
-from hooks.modelsource.versions import newest_first_key
+from hooks.modelsource.naming import collision_free_name, model_name
+from hooks.modelsource.versions import SortKey, newest_first_key
 from hooks.objects import is_object
-from hooks.reference import ImageRef, canonical_registry
+from hooks.reference import ImageRef, canonical_registry, is_valid_repository, is_valid_tag
 
 API_VERSION = "aim.silogen.ai/v1alpha1"
 KIND = "AIMClusterModel"
@@ -29,6 +31,10 @@ ANNOTATION_TAG = "aim.eai.amd.com/source-tag"
 LAST_APPLIED = "metacontroller.k8s.io/last-applied-configuration"
 
 MAX_LABEL_VALUE = 63
+# A note names at most this many images, each cut to this many characters, so that whatever a
+# registry lists, the status stays small.
+NOTE_SAMPLE = 3
+NOTE_SAMPLE_CHARS = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +60,18 @@ class ChildTemplate:
 
 @dataclass(frozen=True)
 class Plan:
-    """The desired children and the counts the status reports."""
+    """The desired children, the counts the status reports, and notes for its messages.
+
+    `notes` say what a user must know and no count shows: images dropped because the registry
+    listed them outside the reference grammar, and images whose compatible name another image
+    holds (they got a longer one). Each note is bounded, whatever the registry lists.
+    """
 
     children: list[dict[str, Any]]
     created: list[str] = field(default_factory=list)
     available: int = 0
     not_created: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def limit_reached(self) -> bool:
@@ -72,16 +84,27 @@ def image_key(image: ImageRef) -> tuple[str, str, str]:
     return (image.registry, image.repository, image.digest or image.tag or "")
 
 
+def is_valid_image(image: ImageRef) -> bool:
+    """Whether a found image can become a model: its repository and tag follow the grammar.
+
+    Registries choose the names and tags they list; one outside the grammar (a newline, `../`,
+    a smuggled `@sha256:`, 70,000 characters) would make a model whose `spec.image` is not a
+    reference, and models are never deleted. The digest comes from the filter, already parsed.
+    """
+    return is_valid_repository(image.repository) and (image.tag is None or is_valid_tag(image.tag))
+
+
+def _creation_key(image: ImageRef) -> tuple[str, SortKey, str, str]:
+    """Order within one filter: repository, then newest version first (docs/decisions.md §1)."""
+    return (image.repository, newest_first_key(image.tag or ""), image.digest or "", image.registry)
+
+
 def ordered_images(outcomes: Sequence[FilterOutcome]) -> list[ImageRef]:
-    """Distinct images in creation order: filter order, repository, newest version first."""
+    """Distinct valid images in creation order: filter order, repository, newest version first."""
     seen: set[tuple[str, str, str]] = set()
     ordered: list[ImageRef] = []
     for outcome in sorted(outcomes, key=lambda o: o.index):
-        images = sorted(
-            outcome.images,
-            key=lambda i: (i.repository, newest_first_key(i.tag or ""), i.digest or "", i.registry),
-        )
-        for image in images:
+        for image in sorted(filter(is_valid_image, outcome.images), key=_creation_key):
             key = image_key(image)
             if key not in seen:
                 seen.add(key)
@@ -181,6 +204,112 @@ def _never(_: ImageRef) -> bool:
     return False
 
 
+# The new images of one repository of one filter, by tag (or digest when pinned).
+_Group = dict[str, ImageRef]
+
+
+@dataclass
+class _Found:
+    """The images of one scan that may need a model, sorted out without naming any of them.
+
+    `new` holds, per filter in filter order, the distinct valid images that have no model yet,
+    grouped by (repository, registry); `uncounted` the images an earlier call of a continued scan
+    already counted. Everything is keyed by the strings the images already hold: a scan can
+    find millions of images, and a tuple per image was most of the plan's memory.
+    """
+
+    new: list[dict[tuple[str, str], _Group]] = field(default_factory=list)
+    uncounted: set[ImageRef] = field(default_factory=set)
+    available: int = 0
+    invalid: int = 0
+    invalid_sample: list[str] = field(default_factory=list)
+
+
+def _sort_found(
+    outcomes: Sequence[FilterOutcome],
+    known: set[tuple[str, str, str]],
+    unannotated: set[str],
+    counted_before: Callable[[ImageRef], bool],
+) -> _Found:
+    """One pass over what the filters found: drop invalid images, count, set aside the new ones.
+
+    An image is known when a child is annotated with it. Children without our annotations are
+    rare (made by hand); only when there are some is every image named, to see whether one of
+    them holds its name.
+    """
+    found = _Found()
+    earlier: dict[tuple[str, str], _Group] = {}  # what earlier filters found, new or not
+    ordered = sorted(outcomes, key=lambda o: o.index)
+    for position, outcome in enumerate(ordered):
+        mine = _distinct_valid(outcome.images, found)
+        new: dict[tuple[str, str], _Group] = {}
+        for (repository, registry), group in mine.items():
+            before = earlier.get((repository, registry), {})
+            kept: _Group = {}
+            for tag, image in group.items():
+                if tag in before:
+                    continue
+                if counted_before(image):
+                    found.uncounted.add(image)
+                else:
+                    found.available += 1
+                key = (registry, repository, tag)
+                if key not in known and not (unannotated and model_name(*key) in unannotated):
+                    kept[tag] = image
+            if kept:
+                new[(repository, registry)] = kept
+            if position < len(ordered) - 1:
+                earlier[(repository, registry)] = {**group, **before} if before else group
+        found.new.append(new)
+    return found
+
+
+def _distinct_valid(images: Iterable[ImageRef], found: _Found) -> dict[tuple[str, str], _Group]:
+    """One filter's valid images by (repository, registry) and tag; invalid ones are tallied.
+
+    Validity is decided once per repository and per tag, which repeat. An image found twice
+    (`repo:tag@digest` and `repo@digest` are one image) is the one first in creation order,
+    whatever order the scan listed them in.
+    """
+    groups: dict[tuple[str, str], _Group] = {}
+    valid_repositories: dict[str, bool] = {}
+    valid_tags: dict[str, bool] = {}
+    for image in images:
+        ok = valid_repositories.get(image.repository)
+        if ok is None:
+            ok = valid_repositories[image.repository] = is_valid_repository(image.repository)
+        if ok and image.tag is not None:
+            ok = valid_tags.get(image.tag)
+            if ok is None:
+                ok = valid_tags[image.tag] = is_valid_tag(image.tag)
+        if not ok:
+            found.invalid += 1
+            if len(found.invalid_sample) < NOTE_SAMPLE:
+                found.invalid_sample.append(_quoted(image))
+            continue
+        group = groups.setdefault((image.repository, image.registry), {})
+        tag = image.digest or image.tag or ""
+        twin = group.setdefault(tag, image)
+        if twin is not image and _creation_key(image) < _creation_key(twin):
+            group[tag] = image
+    return groups
+
+
+def _quoted(image: ImageRef) -> str:
+    """An image for a message: cut, then quoted with every control character escaped."""
+    name = f"{image.repository[:NOTE_SAMPLE_CHARS]}:{(image.tag or '')[:NOTE_SAMPLE_CHARS]}"
+    return json.dumps(name[:NOTE_SAMPLE_CHARS] + ("…" if len(name) > NOTE_SAMPLE_CHARS else ""))
+
+
+def _note(count: int, sample: Iterable[str], what: str) -> tuple[str, ...]:
+    """`{count} image(s) {what}: "a", "b", "c", …`, or nothing for a count of 0."""
+    if not count:
+        return ()
+    shown = list(sample)
+    more = ", …" if count > len(shown) else ""
+    return (f"{count} image(s) {what}: {', '.join(shown)}{more}",)
+
+
 def plan_models(
     template: ChildTemplate,
     max_models: int,
@@ -192,26 +321,62 @@ def plan_models(
 
     `counted_before` says which images an earlier call of the same continued scan already
     counted (found by another filter then): they are not counted again.
+
+    Only images that can still be created are named (SHA-256) and sorted: with `maxModels`
+    reached, the others are counted and let go, so that 3,000,000 found images cost a pass over
+    them, not a name and a sort key each. Within a filter the next images to create are taken
+    with a bounded heap (`heapq.nsmallest`) instead of a sort of all of them.
+
+    When two images map to the same compatible name (a 24-bit hash), the first one (the existing
+    child, or the first in creation order) keeps it and the other gets a longer name that no
+    compatible name can equal (`collision_free_name`); `notes` report it, and report images
+    dropped for being outside the reference grammar.
     """
     children = {name: kept_child(child) for name, child in existing.items()}
-    known = {ident for child in existing.values() if (ident := child_identity(child))}
+    owners = {name: child_identity(child) for name, child in existing.items()}
+    known = {identity for identity in owners.values() if identity is not None}
+    unannotated = {name for name, identity in owners.items() if identity is None}
+    found = _sort_found(outcomes, known, unannotated, counted_before)
     created: list[str] = []
-    available = 0
+    renamed: list[str] = []
+    unnamed: list[str] = []
     not_created = 0
-    for image in ordered_images(outcomes):
-        counts = not counted_before(image)
-        available += counts
-        name = model_name(image.registry, image.repository, image.digest or image.tag or "")
-        if name in children or image_key(image) in known:
-            continue
-        if len(children) >= max_models:
-            not_created += counts
-            continue
-        children[name] = new_child(name, image, template)
-        created.append(name)
+    for new in found.new:
+        for repository_and_registry in sorted(new):
+            candidates: Collection[ImageRef] = new[repository_and_registry].values()
+            while candidates and len(children) < max_models:
+                batch = heapq.nsmallest(max_models - len(children), candidates, key=_creation_key)
+                for image in batch:
+                    key = image_key(image)
+                    name = model_name(*key)
+                    if name in owners:
+                        name = collision_free_name(*key)
+                        if name in owners:
+                            unnamed.append(_quoted(image))
+                            continue
+                        renamed.append(f"{_quoted(image)} is {name}")
+                    children[name] = new_child(name, image, template)
+                    owners[name] = key
+                    created.append(name)
+                taken = {id(image) for image in batch}
+                candidates = [image for image in candidates if id(image) not in taken]
+            # Over the limit: counted, never named or sorted.
+            not_created += len(candidates)
+            if found.uncounted:
+                not_created -= sum(image in found.uncounted for image in candidates)
+    notes = (
+        *_note(
+            found.invalid, found.invalid_sample, "listed outside the reference grammar, dropped"
+        ),
+        *_note(
+            len(renamed), renamed[:NOTE_SAMPLE], "got a longer name, their model name being taken"
+        ),
+        *_note(len(unnamed), unnamed[:NOTE_SAMPLE], "have no model: every name for them is taken"),
+    )
     return Plan(
         children=[children[name] for name in sorted(children)],
         created=created,
-        available=available,
+        available=found.available,
         not_created=not_created,
+        notes=notes,
     )

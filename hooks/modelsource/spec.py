@@ -23,6 +23,8 @@ DEFAULT_MAX_MODELS = 100
 MAX_MODELS_LIMIT = 10000
 MAX_FILTERS = 100
 MAX_IMAGE_LENGTH = 512
+# Every created model carries the list: 10,000 names made a 130 MB sync answer (issue 13).
+MAX_PULL_SECRETS = 64
 _MAX_DNS_SUBDOMAIN = 253
 _DNS_SUBDOMAIN = re.compile(
     r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*", re.ASCII
@@ -203,6 +205,12 @@ def _parse_pull_secrets(value: object) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list):
         raise SpecError(field, f"must be a list of {{name: ...}}, got {_describe(value)}")
+    if len(value) > MAX_PULL_SECRETS:
+        raise SpecError(
+            field,
+            f"must have at most {MAX_PULL_SECRETS} Secrets, got {len(value)}: the list is copied "
+            "into every model; put the credentials of several registries into one Secret",
+        )
     names = []
     for index, item in enumerate(value):
         item_field = f"{field}[{index}]"

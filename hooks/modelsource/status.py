@@ -66,7 +66,7 @@ def scan_conditions(outcomes: Sequence[FilterOutcome], plan: Plan) -> list[Condi
     errors = filter_errors(outcomes)
     failed = len(errors)
     error_list = "; ".join(errors)
-    warnings = filter_warnings(outcomes)
+    warnings = filter_warnings(outcomes) + "".join(f"; {note}" for note in plan.notes)
     if any(not o.finished for o in outcomes):
         finished = sum(1 for o in outcomes if o.finished)
         ready = Condition(

@@ -18,7 +18,8 @@ conformance table of DECISIONS §2 carries the 7.8 fixes (`~1.2` admits `1.2.0-r
 against that package itself. 7.8.6 replaced the comparator-trim regex by an equivalent scanner
 for speed; the regex is kept here. One difference is deliberate: numeric prerelease identifiers
 above 2^53 - 1 (`1.0.0-9007199254740993`) compare exactly here, where node compares them as
-rounded doubles and finds `9007199254740993` equal to `9007199254740992`.
+rounded doubles and finds `9007199254740993` equal to `9007199254740992`. The grammar has one
+extension, a comma as AND (`_parse_alternative`), which node refuses.
 
 Parsing happens once per spec (`parse_constraints`); `Constraints.admits` is the hot path, called
 for every tag of every repository a scan lists.
@@ -323,12 +324,28 @@ def _parse_range(text: str) -> _Range:
     # Range's constructor: trim, collapse whitespace runs to one space, split on `||`.
     raw = _JS_SPACE_RUN.sub(" ", _js_trim(text))
     try:
-        conjunctions = tuple(_parse_conjunction(_js_trim(part)) for part in raw.split("||"))
+        conjunctions = tuple(_parse_alternative(_js_trim(part)) for part in raw.split("||"))
     except _InvalidRange as error:
         raise InvalidConstraintError(text, str(error)) from None
     # node drops unsatisfiable sets and collapses the range to `*` when one set is `*`; only
     # comparators' results matter here, so leaving the sets as they are gives the same answers.
     return conjunctions
+
+
+def _parse_alternative(text: str) -> tuple[_Comparator, ...]:
+    """One `||` alternative: node's AND of comparators, or several of them joined by commas.
+
+    The comma is the one extension to node's grammar (docs/decisions.md §2): the Go semver
+    library reads `>=1.0.0, <2.0.0` as an AND, and the Go controller's users wrote their ranges
+    for it. Each comma-separated part is a complete node range of its own (so the hyphen range
+    of `1.0.0 - 2.0.0, <1.5.0` still reads as one), and without a comma nothing changes.
+    """
+    if "," not in text:
+        return _parse_conjunction(text)
+    parts = [_js_trim(part) for part in text.split(",")]
+    if not all(parts):
+        raise _InvalidRange('a "," must stand between two ranges (e.g. ">=1.0.0, <2.0.0")')
+    return tuple(comparator for part in parts for comparator in _parse_conjunction(part))
 
 
 def _parse_conjunction(text: str) -> tuple[_Comparator, ...]:

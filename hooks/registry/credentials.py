@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hooks.reference import canonical_registry
+from hooks.wildcard import Wildcard
 
 DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
 DOCKERCFG = "kubernetes.io/dockercfg"
@@ -274,7 +275,7 @@ def _host_matches(pattern: str, registry: str) -> bool:
 
 def _label_matches(glob: str, label: str) -> bool:
     """`*` stands for any run of characters inside one host label."""
-    return re.fullmatch(".*".join(map(re.escape, glob.split("*"))), label) is not None
+    return Wildcard(glob).matches(label)
 
 
 def _split_port(host: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hooks.modelsource.naming import model_name
+from hooks.modelsource.naming import collision_free_name, is_valid_model_name, model_name
 from hooks.modelsource.plan import (
     ChildTemplate,
     FilterOutcome,
@@ -561,3 +561,108 @@ def test_images_counted_by_an_earlier_call_are_created_but_not_counted_again():
     assert names(plan.children) == sorted(
         model_name("docker.io", "silogen/aim-llama", t) for t in ("2.0.0", "3.0.0")
     )
+
+
+# --- What a registry lists outside the grammar never becomes a model (issue: hostile world) ---
+
+HOSTILE = [
+    ("models/../../etc", "1.0.0"),
+    ("models/x", "1.0.0\n"),
+    ("models/x", "1.0.0\x00"),
+    ("models/x", "../1.0.0"),
+    ("models/x", "1.0.0; rm -rf /"),
+    ("models/x", "1.0.0@sha256:" + "a" * 64),
+    ("models/x", ""),
+    ("models/x", "a" * 70_000),
+    ("m" * 70_000, "1.0.0"),
+]
+
+
+def test_images_outside_the_reference_grammar_are_dropped_and_reported():
+    good = ImageRef("registry.test", "models/x", "1.0.0")
+    hostile = [ImageRef("registry.test", repository, tag) for repository, tag in HOSTILE]
+
+    plan = plan_models(BARE, 100, [found(0, *hostile, good)], {})
+
+    assert [c["spec"]["image"] for c in plan.children] == ["registry.test/models/x:1.0.0"]
+    assert plan.available == 1
+    [note] = plan.notes
+    assert note.startswith(
+        f"{len(HOSTILE)} image(s) listed outside the reference grammar, dropped: "
+    )
+    assert note.endswith(", …")
+    assert '"models/../../etc:1.0.0"' in note
+    assert '"models/x:1.0.0\\n"' in note  # control characters escaped, never written raw
+    assert "\n" not in note and "\x00" not in note
+    assert len(note) < 400  # a sample, whatever the registry sends
+
+
+def test_every_note_stays_short_whatever_the_registry_lists():
+    hostile = [ImageRef("registry.test", "models/x", f"{i}\n" + "a" * 70_000) for i in range(1000)]
+
+    plan = plan_models(BARE, 100, [found(0, *hostile)], {})
+
+    assert plan.children == []
+    assert plan.notes[0].startswith("1000 image(s)")
+    assert len(plan.notes[0]) < 400
+
+
+# --- Model-name collisions: never silent, the second image gets a name that cannot collide -----
+
+# Two tags of one repository whose compatible names are equal: both clean to `n-1`, and the six
+# hex digits of their hashes collide (found by enumerating `n[_-]+1`).
+FIRST = ImageRef("docker.io", "models/nightly", "n---_____-1")
+SECOND = ImageRef("docker.io", "models/nightly", "n___--__-1")
+SHARED_NAME = "models-nightly-n-1-b91f64"
+
+
+def test_the_constructed_collision_is_one():
+    assert model_name(FIRST.registry, FIRST.repository, FIRST.tag) == SHARED_NAME
+    assert model_name(SECOND.registry, SECOND.repository, SECOND.tag) == SHARED_NAME
+
+
+def test_two_images_with_one_name_both_get_a_model_and_it_is_reported():
+    plan = plan_models(BARE, 10, [found(0, FIRST, SECOND)], {})
+
+    by_image = {
+        c["metadata"]["annotations"]["aim.eai.amd.com/source-tag"]: c for c in plan.children
+    }
+    assert set(by_image) == {FIRST.tag, SECOND.tag}
+    # Creation order decides: `n---_____-1` sorts first by name, so it keeps the compatible name.
+    assert by_image[FIRST.tag]["metadata"]["name"] == SHARED_NAME
+    longer = by_image[SECOND.tag]["metadata"]["name"]
+    assert longer == collision_free_name(SECOND.registry, SECOND.repository, SECOND.tag)
+    assert longer != SHARED_NAME and len(longer) <= 63
+    assert plan.created == [SHARED_NAME, longer]
+    assert plan.notes == (
+        f'1 image(s) got a longer name, their model name being taken: "{SECOND.repository}:'
+        f'{SECOND.tag}" is {longer}',
+    )
+
+
+def test_an_existing_model_keeps_its_name_and_the_newcomer_gets_the_longer_one():
+    # The first image's model exists (a previous sync); the second image appears later.
+    plan = plan_models(BARE, 10, [found(0, SECOND, FIRST)], existing(child_for(FIRST, BARE)))
+
+    assert plan.created == [collision_free_name(SECOND.registry, SECOND.repository, SECOND.tag)]
+    assert len(plan.children) == 2
+    assert "got a longer name" in plan.notes[0]
+
+
+def test_a_renamed_model_is_recognised_on_the_next_sync():
+    first = plan_models(BARE, 10, [found(0, FIRST, SECOND)], {})
+    observed = existing(*first.children)
+
+    again = plan_models(BARE, 10, [found(0, FIRST, SECOND)], observed)
+
+    assert again.created == []
+    assert again.notes == ()
+    assert names(again.children) == names(first.children)
+
+
+@given(st.text(alphabet="abc-._/0123456789", min_size=1, max_size=80), st.text(max_size=140))
+def test_a_collision_free_name_is_valid_and_never_a_compatible_name(repository, tag):
+    name = collision_free_name("docker.io", repository, tag)
+    assert is_valid_model_name(name)
+    # In every compatible name the seventh character from the end is `-`; here a hex digit.
+    assert name[-7] != "-" and model_name("docker.io", repository, tag)[-7] == "-"

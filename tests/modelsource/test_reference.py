@@ -1,5 +1,7 @@
 """Docker image reference grammar and normalisation (hooks/reference.py)."""
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +12,8 @@ from hooks.reference import (
     InvalidReferenceError,
     ParsedReference,
     canonical_registry,
+    is_valid_repository,
+    is_valid_tag,
     parse_reference,
     parse_registry,
 )
@@ -265,3 +269,79 @@ def test_spec_image_parses_back_to_the_same_image():
     ):
         parsed = parse_reference(ref.spec_image())
         assert ImageRef(parsed.registry, parsed.repository, parsed.tag, parsed.digest) == ref
+
+
+# --- What a registry lists: names and tags validated before they can become models ----------
+
+HOSTILE_NAMES = [
+    "",
+    "models/../../etc",
+    "models/..",
+    "../etc",
+    "models//x",
+    "/models",
+    "models/",
+    "Models/x",
+    "models/x\n",
+    "models/x\x00y",
+    "models/x; rm -rf /",
+    "models/x@sha256:" + "a" * 64,
+    "models/x:tag",
+    "models/a___b",
+    "models/-x",
+    "a" * 256,
+    "a" * 70_000,
+    "models/" + "a-" * 1_000_000,
+]
+HOSTILE_TAGS = [
+    "",
+    "1.0.0\n",
+    "1.0.0\x00",
+    "../1.0.0",
+    "..",
+    "x/../y",
+    "1.0.0; rm -rf /",
+    "1.0.0@sha256:" + "a" * 64,
+    "sha256:" + "a" * 64,
+    ".hidden",
+    "-rc",
+    "a b",
+    "é",
+    "a" * 129,
+    "a" * 70_000,
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=lambda name: repr(name[:30]))
+def test_a_repository_name_outside_the_oci_grammar_is_invalid(name):
+    assert not is_valid_repository(name)
+
+
+@pytest.mark.parametrize("tag", HOSTILE_TAGS, ids=lambda tag: repr(tag[:30]))
+def test_a_tag_outside_the_oci_grammar_is_invalid(tag):
+    assert not is_valid_tag(tag)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["nginx", "library/nginx", "amdenterpriseai/aim-llama3", "a.b_c__d---e/f0", "a" * 255],
+)
+def test_ordinary_repository_names_are_valid(name):
+    assert is_valid_repository(name)
+
+
+@pytest.mark.parametrize("tag", ["1.0.0", "v1.2.3-rc.1", "latest", "_x", "A.b-C_d", "a" * 128])
+def test_ordinary_tags_are_valid(tag):
+    assert is_valid_tag(tag)
+
+
+@given(st.text(alphabet="az09._-/:@\n", max_size=30))
+def test_repository_validity_is_the_oci_regular_expression(text):
+    oci = re.compile(r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*")
+    assert is_valid_repository(text) is (oci.fullmatch(text) is not None)
+
+
+@given(st.text(alphabet="aZ09._-/:@\n ", max_size=140))
+def test_tag_validity_is_the_oci_regular_expression(text):
+    oci = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
+    assert is_valid_tag(text) is (oci.fullmatch(text) is not None)

@@ -1,10 +1,22 @@
 """Parsing the AIMClusterModelSource spec (hooks/modelsource/spec.py)."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hooks.modelsource.spec import FilterSpec, SourceSpec, SpecError, parse_duration, parse_spec
+from hooks.modelsource.spec import (
+    MAX_PULL_SECRETS,
+    FilterSpec,
+    SourceSpec,
+    SpecError,
+    parse_duration,
+    parse_spec,
+)
+
+CRD = Path(__file__).resolve().parents[2] / "crds" / "aimclustermodelsources.yaml"
 
 MINIMAL = {"filters": [{"image": "amdenterpriseai/aim-*"}]}
 
@@ -173,6 +185,16 @@ def test_empty_config_name_means_the_default_config():
             "spec.imagePullSecrets[0].name",
             "lower-case letters, digits, '-' and '.'",
         ),
+        (
+            spec_with(imagePullSecrets=[{"name": f"s{i}"} for i in range(65)]),
+            "spec.imagePullSecrets",
+            "must have at most 64 Secrets, got 65",
+        ),
+        (
+            spec_with(imagePullSecrets=[{"name": "s"}] * 10_000),
+            "spec.imagePullSecrets",
+            "got 10000",
+        ),
         (spec_with(configName=["x"]), "spec.configName", "got a list"),
         (spec_with(configName="Prod"), "spec.configName", "AIMClusterConfig name: lower-case"),
         (spec_with(configName="a" * 254), "spec.configName", "at most 253 characters"),
@@ -298,3 +320,16 @@ def test_hostile_values_in_known_fields_give_a_spec_or_a_spec_error(raw, filters
     assert 1 <= len(spec.filters) <= 100
     assert 1 <= spec.max_models <= 10000
     assert spec.sync_interval_seconds > 0
+
+
+def test_the_most_pull_secrets_a_source_may_name_are_accepted():
+    spec = parse_spec(spec_with(imagePullSecrets=[{"name": f"s{i}"} for i in range(64)]))
+    assert len(spec.image_pull_secrets) == 64
+
+
+def test_the_crd_bounds_pull_secrets_as_the_parser_does():
+    schema = yaml.safe_load(CRD.read_text())
+    spec = schema["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    secrets = spec["properties"]["imagePullSecrets"]
+    assert secrets["maxItems"] == MAX_PULL_SECRETS
+    assert secrets["items"]["properties"]["name"]["maxLength"] == 253

@@ -411,3 +411,19 @@ def test_lowered_limit_says_models_are_kept_rather_than_within_limit() -> None:
     assert condition.reason == "LimitNotReached"
     assert "150 models exist, above the limit of 100" in condition.message
     assert "within limit" not in condition.message
+
+
+def test_the_plans_notes_are_in_the_ready_and_degraded_messages():
+    # Images dropped for their grammar and renamed collisions are notes of the plan; the status
+    # shows them like the filters' warnings, so they are never silent.
+    note = '2 image(s) listed outside the reference grammar, dropped: "models/x:a\\n"'
+    outcomes = [
+        FilterOutcome(0, "models/*", images=(ImageRef("registry.test", "models/x", "1.0.0"),)),
+        FilterOutcome(1, "other/*", error="registry down"),
+    ]
+    plan = Plan(children=[], available=1, notes=(note,))
+
+    ready, degraded = scan_conditions(outcomes[:1], plan)
+    assert ready.message.endswith(f"; {note}")
+    ready, degraded = scan_conditions(outcomes, plan)
+    assert degraded.message.endswith(f"; {note}")

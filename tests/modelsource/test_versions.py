@@ -228,7 +228,10 @@ def test_node_semver_range_grammar(constraint, admitted, rejected):
         "1.2.3-01",
         "*.1",
         "1.x.2",
-        ">=1.0.0,<2.0.0",
+        ">=1.0.0,",  # a comma is an AND between two ranges, never at an end
+        ",<2.0.0",
+        ">=1.0.0,,<2.0.0",
+        ">=1.0.0, <",
         "!1.2",
         "latest",
         "v 1.2.3",
@@ -245,6 +248,45 @@ def test_invalid_constraint_raises_an_error_quoting_it(constraint):
     assert str(raised.value).startswith(
         f"invalid version constraint {json.dumps(constraint, ensure_ascii=False)}: "
     )
+
+
+# --- The comma: Go's AND, the one extension to node's grammar (docs/decisions.md §2) ---------
+
+
+@pytest.mark.parametrize(
+    ("constraint", "spaced"),
+    [
+        (">=1.0.0, <2.0.0", ">=1.0.0 <2.0.0"),
+        (">=1.0.0,<2.0.0", ">=1.0.0 <2.0.0"),
+        (">= 1.0, < 2", ">=1.0 <2"),
+        ("^1.0.0, !=x", None),
+        ("~1.2, >=1.2.3 || 3.x", ">=1.2.3 <1.3.0-0 || 3.x"),
+        ("1.0.0 - 2.0.0, <1.5.0", ">=1.0.0-0 <1.5.0"),
+    ],
+)
+def test_a_comma_is_and_exactly_like_a_space(constraint, spaced):
+    if spaced is None:
+        with pytest.raises(InvalidConstraintError):
+            parse_constraints([constraint])
+        return
+    tags = [
+        f"{major}.{minor}.{patch}{pre}"
+        for major in range(4)
+        for minor in range(4)
+        for patch in range(4)
+        for pre in ("", "-rc1")
+    ]
+    comma, space = parse_constraints([constraint]), parse_constraints([spaced])
+    assert [tag for tag in tags if comma.admits(tag)] == [tag for tag in tags if space.admits(tag)]
+    assert any(comma.admits(tag) for tag in tags)
+
+
+def test_the_go_style_range_of_the_issue_is_accepted():
+    constraints = parse_constraints([">=1.0.0, <2.0.0"])
+    assert [tag for tag in ["0.9.9", "1.0.0", "1.9.9-rc1", "2.0.0"] if constraints.admits(tag)] == [
+        "1.0.0",
+        "1.9.9-rc1",
+    ]
 
 
 def test_invalid_constraint_error_says_what_is_wrong():
@@ -354,3 +396,15 @@ def test_newest_first_agrees_with_semver_precedence(first, second):
     first_key, second_key = newest_first_key(first), newest_first_key(second)
     # Newest first: the higher version has the lower key.
     assert (first_key > second_key) - (first_key < second_key) == -precedence
+
+
+@given(
+    st.lists(
+        st.sampled_from([">=1.0.0", "<2.0.0", "^1.2", "~0.3", "1.x", ">0.0.1-rc", "*"]),
+        min_size=2,
+        max_size=4,
+    ),
+    versions,
+)
+def test_a_comma_joined_range_is_the_and_of_its_parts(parts, version):
+    assert satisfies(version, [", ".join(parts)]) is satisfies(version, parts)
