@@ -26,7 +26,10 @@ class Settings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     operator_namespace: str = "kaiwo-system"
     hook_token: str | None = None
-    max_request_bytes: int = 256 * 1024 * 1024
+    # The largest request is a source's sync with 10,000 models: 13.6 MB, 31 MB once parsed.
+    # 32 MiB leaves room for larger models (labels, annotations) and bounds what a request
+    # may hold (hooks/app.py), where the former 256 MiB let one request reach 4.9 GiB.
+    max_request_bytes: int = 32 * 1024 * 1024
     log_level: str = "INFO"
 
 
@@ -88,7 +91,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         operator_namespace=env.get("AIM_OPERATOR_NAMESPACE", "").strip() or "kaiwo-system",
         hook_token=token,
         max_request_bytes=int(
-            _number(env, "AIM_MAX_REQUEST_BYTES", 256 * 1024 * 1024, minimum=1024)
+            _number(env, "AIM_MAX_REQUEST_BYTES", Settings.max_request_bytes, minimum=1024)
         ),
         log_level=level,
     )

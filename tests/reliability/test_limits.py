@@ -19,12 +19,16 @@ tests/manifests/test_networkpolicy.py.
 import json
 import socket
 import threading
+import tracemalloc
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from hooks.app import create_app
+from bench.bodies import gated_body
+from hooks import jsonio
+from hooks.app import PARSED_MEMORY_PER_BODY_BYTE, create_app
 from hooks.settings import Settings
 from tests.harness.faultproxy import FaultProxy
 from tests.hooks.emulator import Metacontroller, check_sync_answer
@@ -47,6 +51,7 @@ LIMIT = 64 * 1024
 TOKEN = "hook-token-7c2f9d41e0"
 BULK = "bulk/many-tags"
 UNRESOLVABLE = "unresolvable.test"
+NOW = datetime(2026, 8, 20, 10, 0, tzinfo=UTC)
 
 
 def bulk_request(planted: Planted, **spec: Any) -> dict[str, Any]:
@@ -119,6 +124,39 @@ def test_a_streamed_body_over_the_limit_is_never_served(serve: Serve, world: Wor
             headers={"Content-Type": "application/json"},
         )
         assert response.status_code == 200, (path, response.text)
+
+
+def test_the_largest_real_request_is_served_under_the_default_limits() -> None:
+    """A gated sync of a source with 10,000 models (maxModels' ceiling), as Metacontroller sends
+    it: well under the default body limit, and its memory bound under the parsed-memory limit
+    with room to spare."""
+    body = gated_body(10_000, NOW)
+    limit = Settings().max_request_bytes
+    assert len(body) * 2 < limit
+    assert jsonio.parsed_size_bound(body) * 2 < limit * PARSED_MEMORY_PER_BODY_BYTE
+    app = create_app(Settings(), scan=lambda targets, keychain: [], clock=lambda: NOW)
+    response = app.test_client().post(
+        "/sync/modelsource", data=body, content_type="application/json"
+    )
+    assert response.status_code == 200, response.get_data()[:300]
+    assert len(response.get_json()["children"]) == 10_000
+
+
+def test_a_body_of_tiny_values_is_refused_before_it_is_parsed() -> None:
+    """8 MiB of empty objects, a quarter of the size limit, would take 190 MB once parsed (24
+    times its size, where a real request takes 2.3): refused with a 413 before any is built."""
+    body = b"[" + b",".join([b"{}"] * (8 * 2**20 // 3)) + b"]"
+    app = create_app(Settings(), clock=lambda: NOW)
+    client = app.test_client()
+    tracemalloc.start()
+    try:
+        response = client.post("/sync/modelsource", data=body, content_type="application/json")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 413, response.get_data()[:300]
+    assert "MiB once read" in response.get_json()["error"]
+    assert peak < 3 * len(body), f"{peak / 2**20:.0f} MiB held for a {len(body) >> 20} MiB body"
 
 
 # --- registry answer caps, through a sync ----------------------------------------------------
