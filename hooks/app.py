@@ -14,8 +14,10 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -98,6 +100,35 @@ class HookCall:
             ),
         )
         metrics.hook_called(self.hook, self.outcome, self.seconds)
+
+
+class ScanSlots:
+    """How many syncs of this process may scan at once (`Settings.scan_slots`).
+
+    A scan holds its request thread for up to the scan deadline; 50 syncs against a slow
+    registry took every thread, and /healthz timed out behind them. A sync takes a slot only
+    when the controller is about to scan (`may_scan`), without waiting, and gives it back when
+    its answer is ready; one that finds none answers at once (hooks/modelsource/controller.py).
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._free = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def for_request(self) -> Iterator[Callable[[], bool]]:
+        """`may_scan` for one request: takes a slot on the first call that finds one."""
+        taken = False
+
+        def may_scan() -> bool:
+            nonlocal taken
+            taken = taken or self._free.acquire(blocking=False)
+            return taken
+
+        try:
+            yield may_scan
+        finally:
+            if taken:
+                self._free.release()
 
 
 def _json(body: object, status: int = 200) -> Response:
@@ -194,6 +225,7 @@ def create_app(
     multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     scan_fn: ScanFunction = scan or partial(scan_registries, settings=settings.registry)
     namespace = settings.operator_namespace
+    scan_slots = ScanSlots(settings.scan_slots)
     app = Flask("hooks")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     memory_limit = settings.max_request_bytes * PARSED_MEMORY_PER_BODY_BYTE
@@ -237,7 +269,10 @@ def create_app(
         app.add_url_rule(f"/{name}", name, view, methods=["POST"], strict_slashes=False)
 
     def modelsource_sync(req: SyncRequest) -> HookAnswer:
-        result = sync_source(req, scan=scan_fn, now=clock(), operator_namespace=namespace)
+        with scan_slots.for_request() as may_scan:
+            result = sync_source(
+                req, scan=scan_fn, now=clock(), operator_namespace=namespace, may_scan=may_scan
+            )
         metrics.sync_finished(scanned=result.scanned, created=result.created)
         return HookAnswer(result.response.to_json(), result.outcome, result.scanned, result.created)
 

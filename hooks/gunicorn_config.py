@@ -40,7 +40,8 @@ _deadline = _settings.registry.scan_deadline
 bind = os.environ.get("AIM_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("AIM_WORKERS", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("AIM_THREADS", "8"))
+# Scans take at most threads - 1 of them (hooks/app.py), so a probe always finds one.
+threads = _settings.threads
 timeout = int(_deadline + 40)
 graceful_timeout = int(_deadline + 10)
 keepalive = 75

@@ -31,6 +31,14 @@ class Settings:
     # may hold (hooks/app.py), where the former 256 MiB let one request reach 4.9 GiB.
     max_request_bytes: int = 32 * 1024 * 1024
     log_level: str = "INFO"
+    # Request threads per gunicorn worker (AIM_THREADS); scans may take all but one of them.
+    threads: int = 8
+
+    @property
+    def scan_slots(self) -> int:
+        """How many syncs of one worker may scan at once: all threads but one, which is left
+        for the probes and for the syncs that need no scan (and those that find no slot)."""
+        return max(1, self.threads - 1)
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
@@ -94,4 +102,5 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
             _number(env, "AIM_MAX_REQUEST_BYTES", Settings.max_request_bytes, minimum=1024)
         ),
         log_level=level,
+        threads=int(_number(env, "AIM_THREADS", Settings.threads, minimum=2)),
     )
