@@ -44,7 +44,10 @@ worker_class = "gthread"
 threads = _settings.threads
 timeout = int(_deadline + 40)
 graceful_timeout = int(_deadline + 10)
-keepalive = 75
+# Above the 90 s a Go client keeps an idle connection (http.Transport's IdleConnTimeout, which
+# Metacontroller's webhook client inherits): a server that closes first races the client's next
+# request on that connection, which then fails as a transport error (a SyncError and a backoff).
+keepalive = 120
 # No gunicornc control socket: nothing here uses it, and its default place ($HOME) is read-only.
 control_socket_disable = True
 accesslog = None
