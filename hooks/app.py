@@ -11,7 +11,6 @@ metrics, whatever status it ended with; probes and /metrics do not.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import threading
@@ -28,7 +27,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from hooks import jsonio, metrics
 from hooks.clusterconfig.controller import customize_config, sync_config
-from hooks.logs import configure_logging, log_fields, parent_name
+from hooks.logs import FIELDS, configure_logging, log_fields, parent_name
 from hooks.metacontroller import (
     CustomizeRequest,
     RequestError,
@@ -39,6 +38,7 @@ from hooks.metacontroller import (
 from hooks.modelsource.controller import ScanFunction, customize_source, sync_source
 from hooks.registry.scanner import scan_registries
 from hooks.settings import Settings, settings_from_env
+from hooks.tokens import TokenFile, matching
 
 log = logging.getLogger("hooks.app")
 
@@ -71,6 +71,7 @@ class _Call:
     started: float
     answer: HookAnswer | None = None
     refusal: str | None = None
+    token_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,21 +85,24 @@ class HookCall:
     created: int
     status: int
     seconds: float
+    token_line: int | None = None
 
     def record(self) -> None:
-        """Log and count the call; parent names and outcomes only, never request content."""
-        log.info(
-            "hook call",
-            extra=log_fields(
-                hook=self.hook,
-                parent=self.parent,
-                outcome=self.outcome,
-                scanned=self.scanned,
-                created=self.created,
-                http=self.status,
-                duration_ms=round(self.seconds * 1000, 1),
-            ),
+        """Log and count the call; parent names and outcomes only, never request content. With
+        a token file, which of its lines the call's token is (a rotation is done when no call
+        uses the old line any more)."""
+        fields = log_fields(
+            hook=self.hook,
+            parent=self.parent,
+            outcome=self.outcome,
+            scanned=self.scanned,
+            created=self.created,
+            http=self.status,
+            duration_ms=round(self.seconds * 1000, 1),
         )
+        if self.token_line is not None:
+            fields[FIELDS]["token_line"] = self.token_line
+        log.info("hook call", extra=fields)
         metrics.hook_called(self.hook, self.outcome, self.seconds)
 
 
@@ -129,6 +133,29 @@ class ScanSlots:
         finally:
             if taken:
                 self._free.release()
+
+
+def _token_check(settings: Settings) -> Callable[[bytes | None], int | None] | None:
+    """Which accepted token a presented one is (its line in the token file, 1 for
+    AIM_HOOK_TOKEN), None for none; no check at all when no token is configured."""
+    tokens: Callable[[], tuple[bytes, ...]]
+    if settings.hook_token_file is not None:
+        tokens = TokenFile(settings.hook_token_file).tokens
+    elif settings.hook_token is not None:
+        tokens = partial(tuple, (settings.hook_token.encode(),))
+    else:
+        return None
+
+    def line(presented: bytes | None) -> int | None:
+        return None if presented is None else matching(presented, tokens())
+
+    return line
+
+
+def _bearer_token() -> bytes | None:
+    """The request's bearer token, None without one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip().encode() if scheme.lower() == "bearer" else None
 
 
 def _json(body: object, status: int = 200) -> Response:
@@ -231,14 +258,7 @@ def create_app(
     memory_limit = settings.max_request_bytes * PARSED_MEMORY_PER_BODY_BYTE
     hooks: set[str] = set()
 
-    def authorized() -> bool:
-        if settings.hook_token is None:
-            return True
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip().encode(), settings.hook_token.encode()
-        )
+    token_line = _token_check(settings)
 
     def hook(
         name: str,
@@ -247,9 +267,11 @@ def create_app(
     ) -> None:
         def view() -> Response:
             call: _Call = g.call
-            if not authorized():
-                call.refusal = "unauthorized"
-                return _error(401, "missing or wrong bearer token")
+            if token_line is not None:
+                call.token_line = token_line(_bearer_token())
+                if call.token_line is None:
+                    call.refusal = "unauthorized"
+                    return _error(401, "missing or wrong bearer token")
             try:
                 req = parse(_request_json(memory_limit))
             except RequestError as exc:
@@ -291,12 +313,12 @@ def create_app(
     hook("sync/config", parse_sync_request, config_sync)
     hook("customize/config", parse_customize_request, config_customize)
 
-    _log_every_call(app, hooks)
+    _log_every_call(app, hooks, settings)
     _serve_probes_and_metrics(app, multiprocess_dir)
     return app
 
 
-def _log_every_call(app: Flask, hooks: set[str]) -> None:
+def _log_every_call(app: Flask, hooks: set[str], settings: Settings) -> None:
     """One access log line and one count per request to a hook or to no route, whatever status
     it ended with (error handlers' responses pass through `after_request` too: a 413 raised
     while reading the body, a 405, a 404); the parent's name set for the request's lines."""
@@ -322,6 +344,7 @@ def _log_every_call(app: Flask, hooks: set[str]) -> None:
             answer.created if answer is not None else 0,
             response.status_code,
             time.perf_counter() - started,
+            call.token_line if call is not None and settings.hook_token_file else None,
         ).record()
         return response
 
