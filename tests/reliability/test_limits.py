@@ -19,7 +19,6 @@ tests/manifests/test_networkpolicy.py.
 import json
 import os
 import socket
-import subprocess
 import threading
 import time
 import tracemalloc
@@ -39,8 +38,7 @@ from hooks.app import PARSED_MEMORY_PER_BODY_BYTE, create_app
 from hooks.modelsource.controller import NO_SCAN_SLOT_RESYNC_SECONDS
 from hooks.settings import Settings
 from tests.harness.faultproxy import FaultProxy
-from tests.harness.loopback import free_port
-from tests.harness.processes import gunicorn_command, stop_process, wait_until_healthy
+from tests.harness.processes import gunicorn_service
 from tests.hooks.emulator import Metacontroller, check_sync_answer
 from tests.hooks.expected import condition
 from tests.hooks.wire import (
@@ -63,7 +61,6 @@ TOKEN = "hook-token-7c2f9d41e0"
 BULK = "bulk/many-tags"
 UNRESOLVABLE = "unresolvable.test"
 NOW = datetime(2026, 8, 20, 10, 0, tzinfo=UTC)
-PROJECT = Path(__file__).resolve().parents[2]
 STUCK_THREADS = 4
 STUCK_REGISTRY = "stuck.test"
 
@@ -203,7 +200,6 @@ class BlackHole:
 def stuck_service(tmp_path: Path) -> Iterator[tuple[str, BlackHole]]:
     """gunicorn as deployed, one worker of 4 threads, its registry a black hole."""
     hole = BlackHole()
-    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "AIM_WORKERS": "1",
@@ -213,18 +209,11 @@ def stuck_service(tmp_path: Path) -> Iterator[tuple[str, BlackHole]]:
         "AIM_REQUEST_TIMEOUT_SECONDS": "120",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    log = tmp_path / "stderr.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            gunicorn_command(port), cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=stderr
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(process, url, 20.0, log.read_text)
-        yield url, hole
+        with gunicorn_service(env, tmp_path / "stderr.log", 20.0) as (_, url):
+            yield url, hole
     finally:
         hole.release()
-        stop_process(process)
 
 
 def test_probes_and_gated_syncs_answer_while_every_scan_slot_is_stuck(
