@@ -1,10 +1,11 @@
 """Command line: `python -m hooks serve` runs the service, `replay` one hook call, `preview` a
-dry run of a source manifest.
+dry run of a source manifest, `migrate-check` the models a move from the Go controller leaves
+unmanaged.
 
 `serve` replaces this process with gunicorn from the same interpreter and configuration as the
 container image (hooks/gunicorn_config.py), after checking the settings so that a bad variable
 stops it with a message instead of a worker that fails to boot. `replay` is hooks/replay.py,
-`preview` hooks/preview.py.
+`preview` hooks/preview.py, `migrate-check` hooks/migration.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hooks.logs import StderrHandler
+from hooks.migration import migrate_check
 from hooks.modelsource.spec import MAX_MODELS_LIMIT
 from hooks.preview import OUTPUTS, preview
 from hooks.replay import EXIT_USAGE, HOOKS, replay
@@ -106,6 +108,20 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"use N (1-{MAX_MODELS_LIMIT}) instead of spec.maxModels",
     )
+
+    migrate = commands.add_parser(
+        "migrate-check",
+        help="list models Metacontroller would not manage, and the command that fixes them",
+        description="Check the AIMClusterModels of a cluster before (or after) moving from the "
+        "Go controller: list each source's model that Metacontroller would not adopt (no "
+        "controller-uid label) or would release, and print one `kubectl label` command per "
+        "source that fixes them. Input: `kubectl get aimclustermodelsources,aimclustermodels "
+        "-o yaml` (YAML or JSON, one or more files). Exit 0 when every model is managed, 1 "
+        "when some need the fix, 2 when the input is unusable.",
+    )
+    migrate.add_argument(
+        "files", type=Path, nargs="+", metavar="OBJECTS.yaml", help="models and their sources"
+    )
     return root
 
 
@@ -141,6 +157,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
         return serve(args.bind, env)
     # The hook's own log lines go to stderr, so stdout holds nothing but the response.
     logging.getLogger().addHandler(StderrHandler())
+    if args.command == "migrate-check":
+        return migrate_check(args.files, out=sys.stdout, err=sys.stderr)
     if args.command == "preview":
         return preview(
             args.source,

@@ -11,11 +11,12 @@ metrics, whatever status it ended with; probes and /metrics do not.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -31,7 +32,7 @@ from hooks.clusterconfig.controller import (
     sync_config,
     sync_namespace_config,
 )
-from hooks.logs import configure_logging, log_fields, parent_name
+from hooks.logs import FIELDS, configure_logging, log_fields, parent_name
 from hooks.metacontroller import (
     CustomizeRequest,
     RequestError,
@@ -45,10 +46,14 @@ from hooks.modelsource.controller import ScanFunction, customize_source, sync_so
 from hooks.namespaced.tenancy import customize_namespaced_source
 from hooks.registry.scanner import scan_registries
 from hooks.settings import Settings, settings_from_env
+from hooks.tokens import TokenFile, matching
 
 log = logging.getLogger("hooks.app")
 
 Clock = Callable[[], datetime]
+PARSED_MEMORY_PER_BODY_BYTE = 8
+"""A request's parsed objects may take 8 times the body size limit: 256 MiB by default, where a
+real request takes 2.3 times its size (hooks/jsonio.py `parsed_size_bound`)."""
 HookRequest = TypeVar("HookRequest", SyncRequest, CustomizeRequest)
 
 
@@ -74,6 +79,7 @@ class _Call:
     started: float
     answer: HookAnswer | None = None
     refusal: str | None = None
+    token_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,22 +93,77 @@ class HookCall:
     created: int
     status: int
     seconds: float
+    token_line: int | None = None
 
     def record(self) -> None:
-        """Log and count the call; parent names and outcomes only, never request content."""
-        log.info(
-            "hook call",
-            extra=log_fields(
-                hook=self.hook,
-                parent=self.parent,
-                outcome=self.outcome,
-                scanned=self.scanned,
-                created=self.created,
-                http=self.status,
-                duration_ms=round(self.seconds * 1000, 1),
-            ),
+        """Log and count the call; parent names and outcomes only, never request content. With
+        a token file, which of its lines the call's token is (a rotation is done when no call
+        uses the old line any more)."""
+        fields = log_fields(
+            hook=self.hook,
+            parent=self.parent,
+            outcome=self.outcome,
+            scanned=self.scanned,
+            created=self.created,
+            http=self.status,
+            duration_ms=round(self.seconds * 1000, 1),
         )
+        if self.token_line is not None:
+            fields[FIELDS]["token_line"] = self.token_line
+        log.info("hook call", extra=fields)
         metrics.hook_called(self.hook, self.outcome, self.seconds)
+
+
+class ScanSlots:
+    """How many syncs of this process may scan at once (`Settings.scan_slots`).
+
+    A scan holds its request thread for up to the scan deadline; 50 syncs against a slow
+    registry took every thread, and /healthz timed out behind them. A sync takes a slot only
+    when the controller is about to scan (`may_scan`), without waiting, and gives it back when
+    its answer is ready; one that finds none answers at once (hooks/modelsource/controller.py).
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._free = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def for_request(self) -> Iterator[Callable[[], bool]]:
+        """`may_scan` for one request: takes a slot on the first call that finds one."""
+        taken = False
+
+        def may_scan() -> bool:
+            nonlocal taken
+            taken = taken or self._free.acquire(blocking=False)
+            return taken
+
+        try:
+            yield may_scan
+        finally:
+            if taken:
+                self._free.release()
+
+
+def _token_check(settings: Settings) -> Callable[[bytes | None], int | None] | None:
+    """Which accepted token a presented one is (its line in the token file, 1 for
+    AIM_HOOK_TOKEN), None for none; no check at all when no token is configured."""
+    tokens: Callable[[], tuple[bytes, ...]]
+    if settings.hook_token_file is not None:
+        tokens = TokenFile(settings.hook_token_file).tokens
+    elif settings.hook_token is not None:
+        tokens = partial(tuple, (settings.hook_token.encode(),))
+    else:
+        return None
+
+    def line(presented: bytes | None) -> int | None:
+        return None if presented is None else matching(presented, tokens())
+
+    return line
+
+
+def _bearer_token() -> bytes | None:
+    """The request's bearer token, None without one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip().encode() if scheme.lower() == "bearer" else None
 
 
 def _json(body: object, status: int = 200) -> Response:
@@ -156,9 +217,18 @@ def _read_declared(length: int) -> bytes:
     return b"".join(chunks)  # one chunk, the usual case, is returned as it is, not copied
 
 
-def _request_json() -> Any:
-    """The request body as JSON; RequestError (a 400) when it is not JSON."""
+def _request_json(memory_limit: int) -> Any:
+    """The request body as JSON; RequestError (a 400) when it is not JSON, and
+    RequestEntityTooLarge (a 413) when its parsed objects might take more than `memory_limit`
+    bytes (`jsonio.parsed_size_bound`; only a body larger than `memory_limit` over the bound's
+    cost of one byte is counted, as only those can)."""
     body = _request_body()
+    per_byte = jsonio.PARSED_CHAR_BYTES + jsonio.PARSED_VALUE_BYTES
+    if len(body) * per_byte > memory_limit and jsonio.parsed_size_bound(body) > memory_limit:
+        raise RequestEntityTooLarge(
+            f"the body's JSON could take more than {memory_limit // 2**20} MiB once read "
+            "(a hook request is mostly strings; this one is mostly tiny values)"
+        )
     try:
         return jsonio.loads(body)
     except ValueError as exc:
@@ -190,18 +260,13 @@ def create_app(
     multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     scan_fn: ScanFunction = scan or partial(scan_registries, settings=settings.registry)
     namespace = settings.operator_namespace
+    scan_slots = ScanSlots(settings.scan_slots)
     app = Flask("hooks")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    memory_limit = settings.max_request_bytes * PARSED_MEMORY_PER_BODY_BYTE
     hooks: set[str] = set()
 
-    def authorized() -> bool:
-        if settings.hook_token is None:
-            return True
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip().encode(), settings.hook_token.encode()
-        )
+    token_line = _token_check(settings)
 
     def hook(
         name: str,
@@ -210,11 +275,13 @@ def create_app(
     ) -> None:
         def view() -> Response:
             call: _Call = g.call
-            if not authorized():
-                call.refusal = "unauthorized"
-                return _error(401, "missing or wrong bearer token")
+            if token_line is not None:
+                call.token_line = token_line(_bearer_token())
+                if call.token_line is None:
+                    call.refusal = "unauthorized"
+                    return _error(401, "missing or wrong bearer token")
             try:
-                req = parse(_request_json())
+                req = parse(_request_json(memory_limit))
             except RequestError as exc:
                 call.refusal = "bad-request"
                 return _error(400, str(exc))
@@ -232,7 +299,10 @@ def create_app(
         app.add_url_rule(f"/{name}", name, view, methods=["POST"], strict_slashes=False)
 
     def modelsource_sync(req: SyncRequest) -> HookAnswer:
-        result = sync_source(req, scan=scan_fn, now=clock(), operator_namespace=namespace)
+        with scan_slots.for_request() as may_scan:
+            result = sync_source(
+                req, scan=scan_fn, now=clock(), operator_namespace=namespace, may_scan=may_scan
+            )
         metrics.sync_finished(scanned=result.scanned, created=result.created)
         return HookAnswer(result.response.to_json(), result.outcome, result.scanned, result.created)
 
@@ -271,12 +341,12 @@ def create_app(
         "customize/namespaceconfig", parse_namespaced_customize_request, namespace_config_customize
     )
 
-    _log_every_call(app, hooks)
+    _log_every_call(app, hooks, settings)
     _serve_probes_and_metrics(app, multiprocess_dir)
     return app
 
 
-def _log_every_call(app: Flask, hooks: set[str]) -> None:
+def _log_every_call(app: Flask, hooks: set[str], settings: Settings) -> None:
     """One access log line and one count per request to a hook or to no route, whatever status
     it ended with (error handlers' responses pass through `after_request` too: a 413 raised
     while reading the body, a 405, a 404); the parent's name set for the request's lines."""
@@ -302,6 +372,7 @@ def _log_every_call(app: Flask, hooks: set[str]) -> None:
             answer.created if answer is not None else 0,
             response.status_code,
             time.perf_counter() - started,
+            call.token_line if call is not None and settings.hook_token_file else None,
         ).record()
         return response
 

@@ -159,6 +159,8 @@ def load_cassette(path: Path) -> list[Exchange]:
         raise CassetteError(f"cannot read cassette {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise CassetteError(f"cassette {path} is not JSON: {exc}") from None
+    except RecursionError:
+        raise CassetteError(f"cassette {path} is JSON nested too deeply") from None
     if not isinstance(doc, list):
         raise CassetteError(f"cassette {path} is not a JSON list of exchanges")
     return [_exchange(item, index) for index, item in enumerate(doc)]

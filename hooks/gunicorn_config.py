@@ -40,10 +40,14 @@ _deadline = _settings.registry.scan_deadline
 bind = os.environ.get("AIM_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("AIM_WORKERS", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("AIM_THREADS", "8"))
+# Scans take at most threads - 1 of them (hooks/app.py), so a probe always finds one.
+threads = _settings.threads
 timeout = int(_deadline + 40)
 graceful_timeout = int(_deadline + 10)
-keepalive = 75
+# Above the 90 s a Go client keeps an idle connection (http.Transport's IdleConnTimeout, which
+# Metacontroller's webhook client inherits): a server that closes first races the client's next
+# request on that connection, which then fails as a transport error (a SyncError and a backoff).
+keepalive = 120
 # No gunicornc control socket: nothing here uses it, and its default place ($HOME) is read-only.
 control_socket_disable = True
 accesslog = None

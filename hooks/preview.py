@@ -169,6 +169,10 @@ def load_documents(path: Path) -> list[Any]:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
         raise PreviewInputError(f"{path} is not valid YAML: {error}") from None
+    except RecursionError:
+        raise PreviewInputError(f"{path} is YAML nested too deeply") from None
+    except ValueError as error:  # an integer of more than 4,300 digits
+        raise PreviewInputError(f"{path} holds a value that cannot be read: {error}") from None
     objects: list[Any] = []
     for document in documents:
         items = document.get("items") if isinstance(document, Mapping) else None

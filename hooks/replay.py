@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from hooks import jsonio
 from hooks.app import Clock, create_app, utc_now
 from hooks.cassette import (
     CassetteError,
@@ -43,6 +44,9 @@ _BY_RESOURCE = {"aimclustermodelsources": "modelsource", "aimclusterconfigs": "c
 _BY_KIND = {"AIMClusterModelSource": "modelsource", "AIMClusterConfig": "config"}
 # Only sync requests carry these keys (contract §1 and §3).
 _SYNC_KEYS = ("children", "related", "finalizing")
+
+# The years --now may name (a recorded request's time is in them).
+NOW_YEARS = (1970, 9000)
 
 EXIT_OK = 0
 EXIT_HOOK_FAILED = 1
@@ -91,9 +95,12 @@ def infer_hook(doc: object) -> str | None:
 def hook_for(body: bytes) -> str:
     """`infer_hook` on a raw request body; UsageError when it is not JSON or does not tell."""
     try:
-        doc = json.loads(body)
+        doc = jsonio.loads(body)
     except ValueError as exc:
         raise UsageError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        # The service refuses it too (400), with the same words.
+        raise UsageError("body is not a hook request: JSON nested too deeply") from None
     hook = infer_hook(doc)
     if hook is None:
         raise UsageError(
@@ -104,14 +111,25 @@ def hook_for(body: bytes) -> str:
 
 
 def parse_now(text: str) -> datetime:
-    """An RFC 3339 time with an offset (`2026-08-20T10:00:00Z`), in UTC."""
+    """An RFC 3339 time with an offset (`2026-08-20T10:00:00Z`), in UTC, within NOW_YEARS.
+
+    The hook adds intervals and backoffs to it and writes the results into the status: a time
+    near the end of the calendar would overflow there (an internal error, not an answer).
+    """
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(f"--now {text!r} is not an RFC 3339 time") from None
     if when.tzinfo is None:
         raise UsageError(f"--now {text!r} has no UTC offset (add Z or +00:00)")
-    return when.astimezone(UTC)
+    first, last = NOW_YEARS
+    try:
+        utc = when.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not first <= utc.year <= last:
+        raise UsageError(f"--now {text!r} is not a time from {first} to {last}")
+    return utc
 
 
 def _fixed(when: datetime) -> Clock:
@@ -129,12 +147,13 @@ def run_hook(
     """POST `body` to `hook` on the service's app, in process; registry HTTP via `transport`."""
     clock: Clock = utc_now if now is None else _fixed(now)
     scan = partial(scan_registries, settings=settings.registry, transport=transport)
-    app = create_app(settings, scan=scan, clock=clock)
+    # The caller is the user, not Metacontroller: no bearer token to check, from either place.
+    unguarded = replace(settings, hook_token=None, hook_token_file=None)
+    app = create_app(unguarded, scan=scan, clock=clock)
     headers = {"Content-Type": "application/json"}
-    if settings.hook_token is not None:
-        headers["Authorization"] = f"Bearer {settings.hook_token}"
     response = app.test_client().post(HOOKS[hook], data=body, headers=headers)
-    return HookReply(response.status_code, response.get_json(silent=True))
+    # jsonio, not Flask's json: an answer keeps a child as deep as the request had it.
+    return HookReply(response.status_code, jsonio.loads(response.get_data()))
 
 
 def live_transport(settings: RegistrySettings) -> httpx.AsyncHTTPTransport:
@@ -194,5 +213,15 @@ def replay(
         error = reply.body.get("error") if isinstance(reply.body, dict) else None
         print(f"replay: the service answers {reply.status}: {error}", file=err)
         return EXIT_USAGE if reply.status < 500 else EXIT_HOOK_FAILED
-    out.write(json.dumps(reply.body, indent=2, sort_keys=True) + "\n")
+    out.write(_printable(reply.body, err) + "\n")
     return EXIT_OK
+
+
+def _printable(body: Any, err: TextIO) -> str:
+    """The answer as sorted, indented JSON; compact, as the service sent it, when it nests
+    deeper than the json module can indent (a model nested ~1,000 levels, kept as it is)."""
+    try:
+        return json.dumps(body, indent=2, sort_keys=True)
+    except RecursionError:
+        print("replay: the answer nests too deeply to indent; printed as sent", file=err)
+        return jsonio.dumps(body).decode()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hooks.reference import canonical_registry
 from hooks.registry.config import RegistrySettings
+from hooks.tokens import TokenFileError, read_tokens
 
 
 class SettingsError(ValueError):
@@ -26,8 +28,21 @@ class Settings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     operator_namespace: str = "kaiwo-system"
     hook_token: str | None = None
-    max_request_bytes: int = 256 * 1024 * 1024
+    # Accepted tokens, one per line, re-read when the file changes (hooks/tokens.py).
+    hook_token_file: Path | None = None
+    # The largest request is a source's sync with 10,000 models: 13.6 MB, 31 MB once parsed.
+    # 32 MiB leaves room for larger models (labels, annotations) and bounds what a request
+    # may hold (hooks/app.py), where the former 256 MiB let one request reach 4.9 GiB.
+    max_request_bytes: int = 32 * 1024 * 1024
     log_level: str = "INFO"
+    # Request threads per gunicorn worker (AIM_THREADS); scans may take all but one of them.
+    threads: int = 8
+
+    @property
+    def scan_slots(self) -> int:
+        """How many syncs of one worker may scan at once: all threads but one, which is left
+        for the probes and for the syncs that need no scan (and those that find no slot)."""
+        return max(1, self.threads - 1)
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
@@ -60,6 +75,19 @@ def _endpoints(raw: str) -> dict[str, str]:
     return endpoints
 
 
+def _token_file(path: str | None, token: str | None) -> Path | None:
+    """AIM_HOOK_TOKEN_FILE, checked to hold at least one token now."""
+    if path is None:
+        return None
+    if token is not None:
+        raise SettingsError("set AIM_HOOK_TOKEN or AIM_HOOK_TOKEN_FILE, not both")
+    try:
+        read_tokens(Path(path))
+    except TokenFileError as exc:
+        raise SettingsError(f"AIM_HOOK_TOKEN_FILE: {exc}") from None
+    return Path(path)
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Build Settings from environment variables (README lists every one)."""
     insecure = frozenset(
@@ -80,6 +108,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         scan_deadline=_number(env, "AIM_SCAN_DEADLINE_SECONDS", 20.0, minimum=0.1),
     )
     token = env.get("AIM_HOOK_TOKEN", "").strip() or None
+    token_file = _token_file(env.get("AIM_HOOK_TOKEN_FILE", "").strip() or None, token)
     level = env.get("AIM_LOG_LEVEL", "INFO").strip().upper() or "INFO"
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"AIM_LOG_LEVEL={level!r} is not DEBUG, INFO, WARNING or ERROR")
@@ -87,8 +116,10 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         registry=registry,
         operator_namespace=env.get("AIM_OPERATOR_NAMESPACE", "").strip() or "kaiwo-system",
         hook_token=token,
+        hook_token_file=token_file,
         max_request_bytes=int(
-            _number(env, "AIM_MAX_REQUEST_BYTES", 256 * 1024 * 1024, minimum=1024)
+            _number(env, "AIM_MAX_REQUEST_BYTES", Settings.max_request_bytes, minimum=1024)
         ),
         log_level=level,
+        threads=int(_number(env, "AIM_THREADS", Settings.threads, minimum=2)),
     )

@@ -63,6 +63,35 @@ def test_deep_nesting_that_orjson_refuses_is_still_written() -> None:
     assert json.loads(jsonio.dumps(deep)) == deep
 
 
+def test_whatever_loads_reads_dumps_writes_at_any_depth() -> None:
+    # orjson reads 1,024 levels and writes 254, the json module stops near 1,000: deeper than
+    # both, the answer is written by jsonio's own loop, in the same compact form.
+    body = b'[{"a":' * 511 + b'[1.5,null,true,"\\u00e9"]' + b"}]" * 511  # 1,023 levels
+    assert jsonio.dumps(jsonio.loads(body)) == body
+
+
+def test_keys_and_values_deeper_than_the_json_module_reaches_are_written_as_it_would() -> None:
+    deep: object = {1: None, False: 2.5, "s": "\u00e9"}
+    for _ in range(2000):
+        deep = {None: [deep, (1, 2)]}
+    written = jsonio.dumps(deep)
+    assert (
+        written.startswith(b'{"null":[{"null":[')
+        and b'{"1":null,"false":2.5,"s":"\\u00e9"}' in written
+    )
+    assert written.endswith(b",[1,2]]}" * 2)
+
+
+def test_a_deep_cycle_is_an_error_not_a_hang() -> None:
+    cycle: list[object] = []
+    deep: list[object] = cycle
+    for _ in range(2000):
+        deep = [deep]
+    cycle.append(deep)
+    with pytest.raises(ValueError, match="Circular"):
+        jsonio.dumps(deep)
+
+
 def test_a_cycle_is_an_error_not_a_hang() -> None:
     cycle: list[object] = []
     cycle.append(cycle)

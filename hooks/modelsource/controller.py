@@ -59,8 +59,18 @@ CONFIG_KEY = "AIMClusterConfig.aim.silogen.ai/v1alpha1"
 DEFAULT_CONFIG = "default"
 # After an unexpected failure, try again soon but not in a hot loop.
 INTERNAL_ERROR_RESYNC_SECONDS = 60.0
+# A scan that found every scan slot taken: come back soon, the slots free within a deadline.
+NO_SCAN_SLOT_RESYNC_SECONDS = 5.0
 
 ScanFunction = Callable[[Sequence[ScanTarget], Keychain], Sequence[TargetResult]]
+MayScan = Callable[[], bool]
+"""Asked once, just before a sync would scan: may it scan now? The web layer bounds how many
+scans run at once so that probes and gated syncs always find a thread; False means no slot is
+free, and the sync answers at once with everything kept, to come back soon."""
+
+
+def _always() -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -87,11 +97,18 @@ def customize_source(request: CustomizeRequest, operator_namespace: str) -> Cust
 
 
 def sync_source(
-    request: SyncRequest, *, scan: ScanFunction, now: datetime, operator_namespace: str
+    request: SyncRequest,
+    *,
+    scan: ScanFunction,
+    now: datetime,
+    operator_namespace: str,
+    may_scan: MayScan = _always,
 ) -> SyncResult:
     """Answer one sync; an exception anywhere in the core still keeps every child."""
     try:
-        return _sync(request, scan=scan, now=now, operator_namespace=operator_namespace)
+        return _sync(
+            request, scan=scan, now=now, operator_namespace=operator_namespace, may_scan=may_scan
+        )
     except Exception:
         log.exception("sync of AIMClusterModelSource %s failed", request.parent.name)
         return _internal_error(request, now)
@@ -216,7 +233,12 @@ def _resolve(request: SyncRequest, spec: SourceSpec, operator_namespace: str) ->
 
 
 def _sync(
-    request: SyncRequest, *, scan: ScanFunction, now: datetime, operator_namespace: str
+    request: SyncRequest,
+    *,
+    scan: ScanFunction,
+    now: datetime,
+    operator_namespace: str,
+    may_scan: MayScan,
 ) -> SyncResult:
     parent = request.parent
     existing = _observed(request)
@@ -245,6 +267,13 @@ def _sync(
     filters = build_filters(spec)
     runnable = [f for f in filters if isinstance(f, ImageFilter)]
     targets = [t for f in runnable if (t := scan_target(f, progress)) is not None]
+    if targets and not may_scan():
+        # Status and bookkeeping unchanged: the scan stays due, and runs when a slot is free.
+        children = _kept_children(existing)
+        return SyncResult(
+            SyncResponse(dict(parent.status), children, NO_SCAN_SLOT_RESYNC_SECONDS),
+            outcome="no-scan-slot",
+        )
     results = {r.key: r for r in scan(targets, inputs.keychain)} if targets else {}
     outcomes = filter_outcomes(filters, progress, results)
 

@@ -130,10 +130,16 @@ def test_an_unreadable_request_file_exits_2(tmp_path: Path) -> None:
     assert "cannot read" in err
 
 
-def test_replay_answers_even_when_the_service_requires_a_bearer_token(tmp_path: Path) -> None:
+@pytest.mark.parametrize("variable", ["AIM_HOOK_TOKEN", "AIM_HOOK_TOKEN_FILE"])
+def test_replay_answers_even_when_the_service_requires_a_bearer_token(
+    tmp_path: Path, variable: str
+) -> None:
     request = write(tmp_path, json.dumps(customize(source_sync(OFFLINE))))
+    tokens = tmp_path / "tokens"
+    tokens.write_text("hook-token\n")
+    value = str(tokens) if variable == "AIM_HOOK_TOKEN_FILE" else "hook-token"
 
-    code, out, _ = run_replay(request, {"AIM_HOOK_TOKEN": "hook-token"})
+    code, out, _ = run_replay(request, {variable: value})
 
     assert code == EXIT_OK
     assert json.loads(out)["relatedResources"]

@@ -6,15 +6,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.harness.loopback import free_port
 
 _HEALTH_POLL_SECONDS = 0.05
 
 
 HOOK_APP = "hooks.app:create_app()"
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def gunicorn_command(port: int, app: str = HOOK_APP) -> list[str]:
@@ -67,6 +71,26 @@ def wait_until_healthy(
             raise ServiceNotReady(f"the hook service not healthy after {timeout} s:\n{output()}")
         time.sleep(_HEALTH_POLL_SECONDS)
     raise ServiceNotReady(f"the hook service exited at start:\n{output()}")
+
+
+@contextmanager
+def gunicorn_service(
+    env: Mapping[str, str], log: Path, timeout: float, cwd: Path = PROJECT
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The hook service under gunicorn on a loopback port, its stderr in the file `log` (a
+    file, not a pipe: nothing reads stderr while it runs, and a full pipe would block it);
+    (the process, its base URL) once healthy, stopped afterwards."""
+    port = free_port()
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            gunicorn_command(port), cwd=cwd, env=dict(env), stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(process, url, timeout, log.read_text)
+        yield process, url
+    finally:
+        stop_process(process)
 
 
 def child_pids(parent: int) -> list[int]:

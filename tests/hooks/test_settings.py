@@ -49,6 +49,7 @@ def test_empty_environment_gives_the_documented_defaults() -> None:
         ("AIM_SCAN_CONCURRENCY", "0"),
         ("AIM_MAX_REQUEST_BYTES", "10"),
         ("AIM_LOG_LEVEL", "chatty"),
+        ("AIM_THREADS", "1"),
         ("AIM_REGISTRY_ENDPOINTS", "docker.io"),
         ("AIM_REGISTRY_ENDPOINTS", "docker.io=ftp://mirror"),
     ],

@@ -49,10 +49,11 @@ def container(install: Install) -> dict[str, Any]:
     return result
 
 
-def uncommented(path: Path, first_line: str) -> Any:
-    """A commented-out YAML block of a manifest, from `first_line` on, uncommented and parsed."""
+def uncommented(path: Path, first_line: str, occurrence: int = 0) -> Any:
+    """A commented-out YAML block of a manifest, from the `occurrence`th `first_line` on,
+    uncommented and parsed."""
     lines = path.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip() == first_line)
+    start = [i for i, line in enumerate(lines) if line.strip() == first_line][occurrence]
     prefix = lines[start][: lines[start].index("#")] + "# "
     block = []
     for line in lines[start:]:
@@ -110,12 +111,20 @@ def test_optional_bearer_token_block_is_valid_once_uncommented(
     assert endpoint["authorization"]["secretRef"] == {
         "name": f"{NAME}-token",
         "namespace": NAMESPACE,
-        "key": "token",
+        "key": "token-1",
     }
-    # The hook server checks the same token, read from the same Secret.
+    # The hook server reads the tokens it accepts from the same Secret, mounted as a file (not
+    # by subPath, which the kubelet never updates: a rotation needs the file to change).
     deployment = project / "metacontroller" / "deployment.yaml"
-    (token_env,) = uncommented(deployment, "# - name: AIM_HOOK_TOKEN")
-    assert token_env["valueFrom"]["secretKeyRef"] == {"name": f"{NAME}-token", "key": "token"}
+    (token_env,) = uncommented(deployment, "# - name: AIM_HOOK_TOKEN_FILE")
+    (mount,) = uncommented(deployment, "# - name: hook-token")
+    (volume,) = uncommented(deployment, "# - name: hook-token", occurrence=1)
+    assert volume["secret"] == {
+        "secretName": f"{NAME}-token",
+        "items": [{"key": "tokens", "path": "tokens"}],
+    }
+    assert "subPath" not in mount and mount["readOnly"] is True
+    assert token_env["value"] == f"{mount['mountPath']}/tokens"
 
 
 def test_controllers_manage_our_resources(

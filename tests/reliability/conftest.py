@@ -43,6 +43,7 @@ from tests.reliability.scenarios import IMAGES, OTHER, PRIMARY, SECURE
 START = datetime(2026, 8, 20, 10, 0, tzinfo=UTC)
 # Metacontroller's webhook timeout for the sync hook in metacontroller/ (a contract bound).
 WEBHOOK_TIMEOUT_SECONDS = 30.0
+TEST_SERVER_THREADS = 64
 
 
 class Decoy(ApiServer):
@@ -88,8 +89,10 @@ class World:
         return RegistrySettings(**options)
 
     def settings(self, **overrides: Any) -> Settings:
-        """Service settings around `registry_settings(**overrides)`."""
-        return Settings(registry=self.registry_settings(**overrides))
+        """Service settings around `registry_settings(**overrides)`. The test server gives each
+        request a thread of its own, not gunicorn's AIM_THREADS: as many scan slots as the
+        campaigns send syncs at once, so that each of them scans."""
+        return Settings(registry=self.registry_settings(**overrides), threads=TEST_SERVER_THREADS)
 
     def calm(self) -> None:
         """No fault anywhere."""

@@ -23,6 +23,7 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 
+from hooks import jsonio
 from hooks.app import create_app
 from hooks.reference import ImageRef
 from hooks.registry.config import RegistrySettings
@@ -32,6 +33,15 @@ from hooks.settings import Settings
 from tests.harness.loopback import free_port
 from tests.hooks.emulator import SYNC_SCHEMA, floats_in, response_schema, status_validator
 from tests.hooks.endpoints import EveryHost
+from tests.hooks.wire import (
+    API_VERSION,
+    MODEL_KEY,
+    encode,
+    observed_child,
+    source,
+    source_related,
+    sync_request,
+)
 from tests.manifests import crdschema
 from tests.reliability.conftest import Figures, Serve
 from tests.reliability.hostile import HostileCase, hostile_cases
@@ -174,3 +184,46 @@ def test_hostile_requests_over_http_with_every_registry_down(
     check_logs(quiet_logs.records, quiet_logs.text, planted)
     figures.hostile.update({f"over HTTP {kind}": n for kind, n in answers.items()})
     figures.texts_searched += planted.texts_searched
+
+
+DEEPEST_READ = 1024  # orjson's nesting limit, the deepest body `jsonio.loads` reads
+PLACEHOLDER = "deep-value-placeholder"
+
+
+def deep_child_request(levels: int) -> bytes:
+    """A sync whose one existing model nests so that the whole request is `levels` deep."""
+    spec = {"registry": "registry.example", "filters": [{"image": "models/*"}]}
+    parent = source("deep", spec)
+    child = observed_child(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "AIMClusterModel",
+            "metadata": {"name": "deep-model"},
+            "spec": {"image": "registry.example/models/a:1", "extra": PLACEHOLDER},
+        },
+        parent,
+        1,
+    )
+    body = encode(sync_request(parent, {"deep-model": child}, source_related(spec)))
+    # request > children > group > child > spec > extra: five levels before the deep value.
+    inner = levels - 5
+    return body.replace(f'"{PLACEHOLDER}"'.encode(), b"[" * inner + b"]" * inner)
+
+
+@pytest.mark.parametrize("levels", [980, 1000, 1020, DEEPEST_READ])
+def test_a_model_nested_as_deep_as_the_parser_reads_is_kept_not_a_500(
+    client: FlaskClient, levels: int
+) -> None:
+    body = deep_child_request(levels)
+    response = client.post("/sync/modelsource", data=body, content_type="application/json")
+    assert response.status_code == 200, response.get_data()[:300]
+    (child,) = jsonio.loads(response.get_data())["children"]
+    sent = jsonio.loads(body)["children"][MODEL_KEY]["deep-model"]
+    assert jsonio.dumps(child["spec"]) == jsonio.dumps(sent["spec"])
+
+
+def test_a_request_nested_deeper_than_the_parser_reads_is_a_400(client: FlaskClient) -> None:
+    body = deep_child_request(DEEPEST_READ + 1)
+    response = client.post("/sync/modelsource", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.get_json()["error"]

@@ -17,16 +17,28 @@ tests/manifests/test_networkpolicy.py.
 """
 
 import json
+import os
 import socket
 import threading
+import time
+import tracemalloc
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import suppress
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from hooks.app import create_app
+from bench.bodies import gated_body
+from hooks import jsonio
+from hooks.app import PARSED_MEMORY_PER_BODY_BYTE, create_app
+from hooks.modelsource.controller import NO_SCAN_SLOT_RESYNC_SECONDS
 from hooks.settings import Settings
 from tests.harness.faultproxy import FaultProxy
+from tests.harness.processes import gunicorn_service
 from tests.hooks.emulator import Metacontroller, check_sync_answer
 from tests.hooks.expected import condition
 from tests.hooks.wire import (
@@ -41,12 +53,16 @@ from tests.hooks.wire import (
 from tests.reliability.conftest import WEBHOOK_TIMEOUT_SECONDS, Serve, World
 from tests.reliability.planted import Planted
 from tests.reliability.scenarios import PRIMARY, REGISTRY_SECRET, SCENARIOS, sync_case
+from tests.web.hook_requests import source_sync
 
 HOOK_PATHS = ("/sync/modelsource", "/customize/modelsource", "/sync/config", "/customize/config")
 LIMIT = 64 * 1024
 TOKEN = "hook-token-7c2f9d41e0"
 BULK = "bulk/many-tags"
 UNRESOLVABLE = "unresolvable.test"
+NOW = datetime(2026, 8, 20, 10, 0, tzinfo=UTC)
+STUCK_THREADS = 4
+STUCK_REGISTRY = "stuck.test"
 
 
 def bulk_request(planted: Planted, **spec: Any) -> dict[str, Any]:
@@ -119,6 +135,144 @@ def test_a_streamed_body_over_the_limit_is_never_served(serve: Serve, world: Wor
             headers={"Content-Type": "application/json"},
         )
         assert response.status_code == 200, (path, response.text)
+
+
+def test_the_largest_real_request_is_served_under_the_default_limits() -> None:
+    """A gated sync of a source with 10,000 models (maxModels' ceiling), as Metacontroller sends
+    it: well under the default body limit, and its memory bound under the parsed-memory limit
+    with room to spare."""
+    body = gated_body(10_000, NOW)
+    limit = Settings().max_request_bytes
+    assert len(body) * 2 < limit
+    assert jsonio.parsed_size_bound(body) * 2 < limit * PARSED_MEMORY_PER_BODY_BYTE
+    app = create_app(Settings(), scan=lambda targets, keychain: [], clock=lambda: NOW)
+    response = app.test_client().post(
+        "/sync/modelsource", data=body, content_type="application/json"
+    )
+    assert response.status_code == 200, response.get_data()[:300]
+    assert len(response.get_json()["children"]) == 10_000
+
+
+def test_a_body_of_tiny_values_is_refused_before_it_is_parsed() -> None:
+    """8 MiB of empty objects, a quarter of the size limit, would take 190 MB once parsed (24
+    times its size, where a real request takes 2.3): refused with a 413 before any is built."""
+    body = b"[" + b",".join([b"{}"] * (8 * 2**20 // 3)) + b"]"
+    app = create_app(Settings(), clock=lambda: NOW)
+    client = app.test_client()
+    tracemalloc.start()
+    try:
+        response = client.post("/sync/modelsource", data=body, content_type="application/json")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 413, response.get_data()[:300]
+    assert "MiB once read" in response.get_json()["error"]
+    assert peak < 3 * len(body), f"{peak / 2**20:.0f} MiB held for a {len(body) >> 20} MiB body"
+
+
+class BlackHole:
+    """A registry that accepts connections and never answers, until `release` closes them all
+    (and refuses any later one): every scan against it is stuck for as long as the test wants."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.released = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.released.is_set():
+            with suppress(TimeoutError):
+                self.held.append(self.listener.accept()[0])
+        self.listener.close()
+
+    def release(self) -> None:
+        self.released.set()
+        self.thread.join()
+        for connection in self.held:
+            connection.close()
+
+
+@pytest.fixture
+def stuck_service(tmp_path: Path) -> Iterator[tuple[str, BlackHole]]:
+    """gunicorn as deployed, one worker of 4 threads, its registry a black hole."""
+    hole = BlackHole()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AIM_WORKERS": "1",
+        "AIM_THREADS": str(STUCK_THREADS),
+        "AIM_REGISTRY_ENDPOINTS": f"{STUCK_REGISTRY}=http://127.0.0.1:{hole.port}",
+        "AIM_SCAN_DEADLINE_SECONDS": "120",
+        "AIM_REQUEST_TIMEOUT_SECONDS": "120",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    try:
+        with gunicorn_service(env, tmp_path / "stderr.log", 20.0) as (_, url):
+            yield url, hole
+    finally:
+        hole.release()
+
+
+def test_probes_and_gated_syncs_answer_while_every_scan_slot_is_stuck(
+    stuck_service: tuple[str, BlackHole],
+) -> None:
+    """Twice as many due syncs as threads, against a registry that never answers: scans take
+    all threads but one; the other syncs answer at once, keeping everything, to come back
+    soon; /healthz, /readyz and a gated sync answer while the scans are still stuck."""
+    url, hole = stuck_service
+    slots = STUCK_THREADS - 1
+    with httpx.Client(base_url=url, timeout=60.0) as http, ThreadPoolExecutor(16) as pool:
+
+        def sync(body: dict[str, Any]) -> httpx.Response:
+            return http.post("/sync/modelsource", content=encode(body))
+
+        due = [
+            pool.submit(sync, source_sync(f"stuck-{n}", STUCK_REGISTRY, ["models/stuck"]))
+            for n in range(2 * STUCK_THREADS)
+        ]
+        try:
+            answered = [future.result() for future in first(due, len(due) - slots)]
+            wait_until(lambda: len(hole.held) >= slots, "the scans reach the registry")
+            for response in answered:
+                assert response.status_code == 200, response.text
+                reply = response.json()
+                assert reply == {
+                    "status": {},
+                    "children": [],
+                    "resyncAfterSeconds": NO_SCAN_SLOT_RESYNC_SECONDS,
+                }
+            assert http.get("/healthz").status_code == 200
+            assert http.get("/readyz").status_code == 200
+            gated = http.post("/sync/modelsource", content=gated_body(100, datetime.now(UTC)))
+            assert gated.status_code == 200, gated.text
+            assert len(gated.json()["children"]) == 100
+            # All of that while the scans were stuck: none of them has answered yet.
+            assert sum(future.done() for future in due) == len(due) - slots
+        finally:
+            hole.release()
+        for future in due:
+            assert future.result().status_code == 200
+
+
+def first(futures: list[Future[httpx.Response]], count: int) -> list[Future[httpx.Response]]:
+    """The first `count` futures to finish."""
+    done: list[Future[httpx.Response]] = []
+    for future in as_completed(futures):
+        done.append(future)
+        if len(done) == count:
+            break
+    return done
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll `condition` for up to 20 s (a bound on a hang, not a timing under test)."""
+    deadline = time.monotonic() + 20.0
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
 
 
 # --- registry answer caps, through a sync ----------------------------------------------------

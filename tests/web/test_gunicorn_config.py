@@ -1,0 +1,29 @@
+"""hooks/gunicorn_config.py as gunicorn reads it (`--print-config`), without starting a server."""
+
+import subprocess
+from pathlib import Path
+
+from tests.harness.loopback import free_port
+from tests.harness.processes import gunicorn_command
+
+PROJECT = Path(__file__).resolve().parents[2]
+# Go's http.Transport keeps an idle connection 90 s (IdleConnTimeout); Metacontroller's webhook
+# client is one.
+METACONTROLLER_IDLE_SECONDS = 90
+
+
+def printed_config(env: dict[str, str]) -> dict[str, str]:
+    """`gunicorn --print-config` with the service's configuration: setting name -> value."""
+    command = [*gunicorn_command(free_port()), "--print-config"]
+    result = subprocess.run(
+        command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    pairs = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def test_the_server_keeps_idle_connections_longer_than_metacontroller(tmp_path: Path) -> None:
+    """The client, not the server, must be the one to close an idle connection: otherwise a
+    request sent as the server closes it fails."""
+    config = printed_config({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert int(config["keepalive"]) > METACONTROLLER_IDLE_SECONDS
