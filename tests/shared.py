@@ -1,7 +1,11 @@
-"""Access to `../shared` (conformance tables, Metacontroller CRDs and schemas, API fixtures).
+"""Access to `../shared`: reference data from public sources, which tests read in place.
 
-They come from public repositories and stay there: tests read them in place. In CI (`CI=true`) a
-missing file is a failure; elsewhere the test is skipped with the reason.
+Tests read nothing else from it: `conformance/` (node-semver's range table),
+`metacontroller/crds/` and `metacontroller/*.schema.json` (Metacontroller's CRDs and response
+schemas), `registry/api-fixtures/` (recorded registry and API answers), and, to compare our own
+files with them, `metacontroller/fixture-sample.json` (a recorded sync request) and `spec/` (the
+user docs). Everything else a test needs is in the repository. In CI (`CI=true`) a missing file is
+a failure; elsewhere the test is skipped with the reason.
 """
 
 import os

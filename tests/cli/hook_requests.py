@@ -1,24 +1,18 @@
-"""Hook requests for the CLI tests, built from Metacontroller's recorded sync request.
+"""Hook requests for the CLI tests, built from our sample sync request.
 
-`../shared/metacontroller/fixture-sample.json` is a real AIMClusterModelSource sync request; the
-other three hooks' requests are derived from it the way Metacontroller would build them, so
-every request has the wire shape the service receives.
+`tests/fixtures/modelsource-sync-request.json` is an AIMClusterModelSource sync request in the
+shape Metacontroller sends; the other three hooks' requests are derived from it the way
+Metacontroller would build them, so every request has the wire shape the service receives.
 """
 
 import base64
-import copy
 import json
 from typing import Any
 
-from tests.shared import shared_path
+from tests.hooks.wire import SECRET_KEY, sample
 
-PULL_SECRET = "kaiwo-system/dockerhub-pull-secret"
-
-
-def fixture_request() -> dict[str, Any]:
-    """The recorded AIMClusterModelSource sync request, as a fresh copy."""
-    doc: dict[str, Any] = json.loads(shared_path("metacontroller/fixture-sample.json").read_text())
-    return copy.deepcopy(doc)
+PULL_SECRET_NAME = "aim-registry-credentials"
+PULL_SECRET = f"kaiwo-system/{PULL_SECRET_NAME}"
 
 
 def dockerconfigjson(registry: str, **credential: str) -> str:
@@ -32,10 +26,10 @@ def source_sync(registry: str, credential: dict[str, str] | None = None) -> dict
 
     `credential` (e.g. `{"username": ..., "password": ...}`) replaces the fixture's pull secret.
     """
-    doc = fixture_request()
+    doc = sample()
     doc["parent"]["spec"]["registry"] = registry
     if credential is not None:
-        secret = doc["related"]["Secret.v1"][PULL_SECRET]
+        secret = doc["related"][SECRET_KEY][PULL_SECRET]
         secret["data"][".dockerconfigjson"] = dockerconfigjson(registry, **credential)
     return doc
 
@@ -53,7 +47,8 @@ def config_sync(registry: str) -> dict[str, Any]:
     doc["controller"]["spec"]["childResources"] = []
     doc["parent"]["kind"] = "AIMClusterConfig"
     doc["parent"]["metadata"]["name"] = "default"
-    doc["parent"]["spec"] = {"imagePullSecrets": [{"name": "dockerhub-pull-secret"}]}
+    doc["parent"]["spec"] = {"imagePullSecrets": [{"name": PULL_SECRET_NAME}]}
     doc["parent"]["status"] = {}
     doc["children"] = {}
+    doc["related"] = {SECRET_KEY: doc["related"][SECRET_KEY]}
     return doc

@@ -2,7 +2,7 @@
 
 A threaded server on 127.0.0.1 that records every request, so tests can check where credentials
 went, and answers through the subclass's `handle` or a canned `Reply` stubbed for one path.
-Fixtures come from `../shared` at run time, never copied.
+Fixtures come from `../shared/registry/api-fixtures/` at run time, never copied.
 """
 
 from __future__ import annotations

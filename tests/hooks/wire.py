@@ -1,7 +1,8 @@
-"""Hook requests exactly as Metacontroller v4.17.2 sends them, built from its recorded sample.
+"""Hook requests exactly as Metacontroller v4.17.2 sends them, built from our sample request.
 
-Every request starts from a deep copy of `../shared/metacontroller/fixture-sample.json` (a real
-sync request) with the parent, children and related objects replaced. `encode` writes the body
+Every request starts from a fresh copy of `tests/fixtures/modelsource-sync-request.json` (a sync
+request in the shape Metacontroller sends, see `tests/fixtures/README.md`) with the parent,
+children and related objects replaced. `encode` writes the body
 the way Go's encoding/json does: compact, `<`, `>` and `&` escaped inside strings, and the keys
 of every unstructured object (parent, children, related) sorted at every level, while the typed
 envelope and `controller` keep Go's struct order.
@@ -12,9 +13,8 @@ import copy
 import json
 from collections.abc import Iterable, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
-
-from tests.shared import shared_path
 
 API_VERSION = "aim.silogen.ai/v1alpha1"
 MODEL_KEY = "AIMClusterModel.aim.silogen.ai/v1alpha1"
@@ -37,15 +37,16 @@ RULE_GROUPS = {
 }
 
 Object = dict[str, Any]
+SAMPLE_REQUEST = Path(__file__).resolve().parents[1] / "fixtures" / "modelsource-sync-request.json"
 
 
 @cache
 def _sample_text() -> str:
-    return shared_path("metacontroller/fixture-sample.json").read_text()
+    return SAMPLE_REQUEST.read_text()
 
 
 def sample() -> Object:
-    """A fresh deep copy of the recorded sync request."""
+    """A fresh deep copy of the sample sync request."""
     doc: Object = json.loads(_sample_text())
     return doc
 
@@ -165,8 +166,8 @@ def secret(
     resource_version: str = "40115",
 ) -> Object:
     """A Secret in the operator namespace, in full (Metacontroller sends `data` as base64)."""
-    template = sample()["related"][SECRET_KEY]["kaiwo-system/dockerhub-pull-secret"]
-    obj: Object = copy.deepcopy(template)
+    (template,) = sample()["related"][SECRET_KEY].values()
+    obj: Object = template
     obj["metadata"].update(
         name=name, resourceVersion=resource_version, uid=f"secret-{name}-{resource_version}"
     )
