@@ -259,8 +259,6 @@ def create_app(
     # prometheus_client itself reads this variable to choose per-process files (metrics.py).
     multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     scan_fn: ScanFunction = scan or partial(scan_registries, settings=settings.registry)
-    namespace = settings.operator_namespace
-    scan_slots = ScanSlots(settings.scan_slots)
     app = Flask("hooks")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     memory_limit = settings.max_request_bytes * PARSED_MEMORY_PER_BODY_BYTE
@@ -298,6 +296,21 @@ def create_app(
         hooks.add(name)
         app.add_url_rule(f"/{name}", name, view, methods=["POST"], strict_slashes=False)
 
+    for name, parse, handle in _routes(settings, scan_fn, clock):
+        hook(name, parse, handle)
+
+    _log_every_call(app, hooks, settings)
+    _serve_probes_and_metrics(app, multiprocess_dir)
+    return app
+
+
+def _routes(
+    settings: Settings, scan_fn: ScanFunction, clock: Clock
+) -> list[tuple[str, Callable[[Any], Any], Callable[[Any], HookAnswer]]]:
+    """Each hook's path, request parser and handler: the controllers behind the web layer."""
+    namespace = settings.operator_namespace
+    scan_slots = ScanSlots(settings.scan_slots)
+
     def modelsource_sync(req: SyncRequest) -> HookAnswer:
         with scan_slots.for_request() as may_scan:
             result = sync_source(
@@ -316,11 +329,6 @@ def create_app(
     def config_customize(req: CustomizeRequest) -> HookAnswer:
         return HookAnswer(customize_config(req, namespace).to_json(), "ok")
 
-    hook("sync/modelsource", parse_sync_request, modelsource_sync)
-    hook("customize/modelsource", parse_customize_request, modelsource_customize)
-    hook("sync/config", parse_sync_request, config_sync)
-    hook("customize/config", parse_customize_request, config_customize)
-
     def namespaced_source_customize(req: CustomizeRequest) -> HookAnswer:
         return HookAnswer(customize_namespaced_source(req, namespace).to_json(), "ok")
 
@@ -331,19 +339,23 @@ def create_app(
     def namespace_config_customize(req: CustomizeRequest) -> HookAnswer:
         return HookAnswer(customize_namespace_config(req).to_json(), "ok")
 
-    hook(
-        "customize/namespaced-modelsource",
-        parse_namespaced_customize_request,
-        namespaced_source_customize,
-    )
-    hook("sync/namespaceconfig", parse_namespaced_sync_request, namespace_config_sync)
-    hook(
-        "customize/namespaceconfig", parse_namespaced_customize_request, namespace_config_customize
-    )
-
-    _log_every_call(app, hooks, settings)
-    _serve_probes_and_metrics(app, multiprocess_dir)
-    return app
+    return [
+        ("sync/modelsource", parse_sync_request, modelsource_sync),
+        ("customize/modelsource", parse_customize_request, modelsource_customize),
+        ("sync/config", parse_sync_request, config_sync),
+        ("customize/config", parse_customize_request, config_customize),
+        (
+            "customize/namespaced-modelsource",
+            parse_namespaced_customize_request,
+            namespaced_source_customize,
+        ),
+        ("sync/namespaceconfig", parse_namespaced_sync_request, namespace_config_sync),
+        (
+            "customize/namespaceconfig",
+            parse_namespaced_customize_request,
+            namespace_config_customize,
+        ),
+    ]
 
 
 def _log_every_call(app: Flask, hooks: set[str], settings: Settings) -> None:
