@@ -106,6 +106,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"use N (1-{MAX_MODELS_LIMIT}) instead of spec.maxModels",
     )
+    dry.add_argument(
+        "--emit-request",
+        action="store_true",
+        help="print the sync request the service would receive (one JSON line per source), "
+        "for `python -m hooks replay`, instead of scanning",
+    )
     return root
 
 
@@ -147,6 +153,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
             secret_files=args.secret,
             output=args.output,
             max_models=args.max_models,
+            emit_request=args.emit_request,
             env=env,
             out=sys.stdout,
             err=sys.stderr,

@@ -16,6 +16,8 @@ from typing import Any
 
 from hooks.conditions import Condition, render_conditions
 from hooks.metacontroller import (
+    SECRET_GROUP,
+    STORAGE_CLASS_GROUP,
     CustomizeRequest,
     CustomizeResponse,
     RelatedRule,
@@ -25,8 +27,6 @@ from hooks.metacontroller import (
 from hooks.objects import pull_secret_names
 from hooks.registry.credentials import keychain_from_secrets
 
-SECRET_KEY = "Secret.v1"
-STORAGE_CLASS_KEY = "StorageClass.storage.k8s.io/v1"
 DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
 # A Secret's name is a DNS subdomain; only such a name makes `PullSecret-{name}` a valid type.
 _SECRET_NAME = re.compile(
@@ -105,7 +105,7 @@ def sync_config(request: SyncRequest, *, now: datetime, operator_namespace: str)
     refs = config_refs(request.parent.spec)
     checks = [
         _secret_condition(
-            name, request.related_object(SECRET_KEY, operator_namespace, name), operator_namespace
+            name, request.related_object(SECRET_GROUP, operator_namespace, name), operator_namespace
         )
         for name in refs.secrets
         if _SECRET_NAME.fullmatch(name)
@@ -114,7 +114,7 @@ def sync_config(request: SyncRequest, *, now: datetime, operator_namespace: str)
     if invalid:
         checks.append(_invalid_names_condition(invalid))
     if refs.storage_class:
-        found = request.related_object(STORAGE_CLASS_KEY, "", refs.storage_class) is not None
+        found = request.related_object(STORAGE_CLASS_GROUP, "", refs.storage_class) is not None
         checks.append(
             Condition(
                 "StorageClass", "True", "Found", f'storage class "{refs.storage_class}" exists'

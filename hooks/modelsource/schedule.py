@@ -38,7 +38,7 @@ class FilterProgress:
 
 
 @dataclass(frozen=True, slots=True)
-class Progress:
+class ScanProgress:
     """A scan under way: which inputs it is for, and where each filter stands."""
 
     started: datetime
@@ -53,14 +53,14 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
-class ScanBook:
+class ScanRecord:
     """`status.scan`: what the last scans decided and when the next one is due."""
 
     fingerprint: str | None = None
     last_attempt: datetime | None = None
     failure_count: int = 0
     next_scan: datetime | None = None
-    progress: Progress | None = None
+    progress: ScanProgress | None = None
 
 
 def fingerprint(spec: object, related: Mapping[str, object]) -> str:
@@ -97,11 +97,11 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def read_book(status: Mapping[str, Any]) -> ScanBook:
+def read_scan_record(status: Mapping[str, Any]) -> ScanRecord:
     """The bookkeeping from a received status; anything malformed reads as 'nothing known'."""
     raw = status.get("scan")
     if not isinstance(raw, Mapping):
-        return ScanBook()
+        return ScanRecord()
     progress = None
     raw_progress = raw.get("progress")
     if isinstance(raw_progress, Mapping):
@@ -121,14 +121,14 @@ def read_book(status: Mapping[str, Any]) -> ScanBook:
                 for f in raw_filters
                 if isinstance(f, Mapping) and (index := _count(f.get("index"))) is not None
             )
-            progress = Progress(
+            progress = ScanProgress(
                 started=started,
                 fingerprint=print_,
                 filters=filters,
                 available=_count(raw_progress.get("available")) or 0,
                 not_created=_count(raw_progress.get("notCreated")) or 0,
             )
-    return ScanBook(
+    return ScanRecord(
         fingerprint=_text(raw.get("fingerprint")),
         last_attempt=_time(raw.get("lastAttemptTime")),
         failure_count=_count(raw.get("failureCount")) or 0,
@@ -137,18 +137,18 @@ def read_book(status: Mapping[str, Any]) -> ScanBook:
     )
 
 
-def book_to_json(book: ScanBook) -> dict[str, Any]:
+def scan_record_json(record: ScanRecord) -> dict[str, Any]:
     """`status.scan` as written back, with only the fields that are set."""
     out: dict[str, Any] = {}
-    if book.fingerprint:
-        out["fingerprint"] = book.fingerprint
-    if book.last_attempt:
-        out["lastAttemptTime"] = format_time(book.last_attempt)
-    out["failureCount"] = book.failure_count
-    if book.next_scan:
-        out["nextScanTime"] = format_time(book.next_scan)
-    if book.progress:
-        p = book.progress
+    if record.fingerprint:
+        out["fingerprint"] = record.fingerprint
+    if record.last_attempt:
+        out["lastAttemptTime"] = format_time(record.last_attempt)
+    out["failureCount"] = record.failure_count
+    if record.next_scan:
+        out["nextScanTime"] = format_time(record.next_scan)
+    if record.progress:
+        p = record.progress
         filters = []
         for f in p.filters:
             item: dict[str, Any] = {"index": f.index, "done": f.done}
@@ -167,20 +167,20 @@ def book_to_json(book: ScanBook) -> dict[str, Any]:
     return out
 
 
-def continuing(book: ScanBook, current: str) -> Progress | None:
+def continuing(record: ScanRecord, current: str) -> ScanProgress | None:
     """The scan in progress for these very inputs, if there is one to continue."""
-    if book.progress is not None and book.progress.fingerprint == current:
-        return book.progress
+    if record.progress is not None and record.progress.fingerprint == current:
+        return record.progress
     return None
 
 
-def scan_due(book: ScanBook, current: str, now: datetime) -> bool:
+def scan_due(record: ScanRecord, current: str, now: datetime) -> bool:
     """Whether this sync must scan (DECISIONS §6)."""
-    if continuing(book, current) is not None:
+    if continuing(record, current) is not None:
         return True
-    if book.fingerprint != current or book.next_scan is None:
+    if record.fingerprint != current or record.next_scan is None:
         return True
-    return now >= book.next_scan
+    return now >= record.next_scan
 
 
 def backoff_seconds(failure_count: int, interval: float) -> float:
@@ -192,25 +192,25 @@ def backoff_seconds(failure_count: int, interval: float) -> float:
 
 
 def after_scan(
-    book: ScanBook,
+    record: ScanRecord,
     *,
     current: str,
     now: datetime,
     interval: float,
     failed: bool,
-    progress: Progress | None,
+    progress: ScanProgress | None,
     retry_after: float | None,
-) -> ScanBook:
+) -> ScanRecord:
     """The bookkeeping after a scan call: continue, back off, or wait for the interval."""
     if progress is not None:
         return replace(
-            book, fingerprint=current, last_attempt=now, next_scan=now, progress=progress
+            record, fingerprint=current, last_attempt=now, next_scan=now, progress=progress
         )
-    failures = book.failure_count + 1 if failed else 0
+    failures = record.failure_count + 1 if failed else 0
     wait = backoff_seconds(failures, interval)
     if retry_after is not None:
         wait = max(wait, min(retry_after, MAX_RETRY_AFTER_SECONDS))
-    return ScanBook(
+    return ScanRecord(
         fingerprint=current,
         last_attempt=now,
         failure_count=failures,
@@ -219,8 +219,8 @@ def after_scan(
     )
 
 
-def resync_after(book: ScanBook, now: datetime) -> float:
+def resync_after(record: ScanRecord, now: datetime) -> float:
     """Seconds until the next scan is due (at least one), for `resyncAfterSeconds`."""
-    if book.progress is not None or book.next_scan is None:
+    if record.progress is not None or record.next_scan is None:
         return CONTINUE_AFTER_SECONDS
-    return max(CONTINUE_AFTER_SECONDS, math.ceil((book.next_scan - now).total_seconds()))
+    return max(CONTINUE_AFTER_SECONDS, math.ceil((record.next_scan - now).total_seconds()))

@@ -23,7 +23,7 @@ from jsonschema.protocols import Validator
 
 from tests.hooks.wire import (
     API_VERSION,
-    MODEL_KEY,
+    MODEL_GROUP,
     RULE_GROUPS,
     Object,
     encode,
@@ -80,7 +80,7 @@ def check_sync_answer(request: Mapping[str, Any], reply: Mapping[str, Any]) -> N
     assert not errors, errors
     names = child_names(reply)
     assert len(names) == len(set(names)), "a child is returned twice"
-    observed = request.get("children", {}).get(MODEL_KEY) or {}
+    observed = request.get("children", {}).get(MODEL_GROUP) or {}
     missing = sorted(set(observed) - set(names))
     assert not missing, f"observed children missing from the answer (would be deleted): {missing}"
     parent = request["parent"]
@@ -205,7 +205,7 @@ class Metacontroller:
         return cls(
             hook,
             copy.deepcopy(request["parent"]),
-            copy.deepcopy(dict(request["children"].get(MODEL_KEY) or {})),
+            copy.deepcopy(dict(request["children"].get(MODEL_GROUP) or {})),
             copy.deepcopy(dict(request["related"])),
         )
 

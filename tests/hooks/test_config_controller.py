@@ -16,8 +16,8 @@ from tests.hooks.conftest import GITHUB_TOKEN, HookEnv
 from tests.hooks.emulator import HookClient
 from tests.hooks.expected import condition
 from tests.hooks.wire import (
-    SECRET_KEY,
-    STORAGE_CLASS_KEY,
+    SECRET_GROUP,
+    STORAGE_CLASS_GROUP,
     config,
     config_sync_request,
     login,
@@ -39,7 +39,7 @@ def world(
     if storage:
         objects.append(storage_class(storage))
     kept = [o for o in objects if o["metadata"]["name"] not in skip]
-    return related([SECRET_KEY, STORAGE_CLASS_KEY], [*kept, *extra])
+    return related([SECRET_GROUP, STORAGE_CLASS_GROUP], [*kept, *extra])
 
 
 def sync_config(
@@ -328,7 +328,7 @@ def test_a_secret_problem_degrades_the_config_with_its_own_condition(
 
 def test_every_problem_is_reported_once(hook: HookClient) -> None:
     objects = world(PRODUCTION, skip=("prod-registry", "prod-mirror", "premium-ssd"))
-    objects[SECRET_KEY]["kaiwo-system/prod-mirror"] = secret(
+    objects[SECRET_GROUP]["kaiwo-system/prod-mirror"] = secret(
         "prod-mirror", VALID_AUTHS, type="Opaque"
     )
     status = sync_config(hook, "production", PRODUCTION, objects)

@@ -19,7 +19,7 @@ from tests.hooks.conftest import PRIVATE_PASSWORD, PRIVATE_USER, START, HookEnv
 from tests.hooks.emulator import HookClient, Metacontroller
 from tests.hooks.expected import condition, condition_types, model, models
 from tests.hooks.wire import (
-    CONFIG_KEY,
+    CONFIG_GROUP,
     config,
     login,
     observed_child,
@@ -363,7 +363,7 @@ def test_missing_explicit_config_fails_without_scanning_and_keeps_children(
     assert (hooks_env.registry_calls(), hooks_env.api_calls()) == (0, 0)
 
     # The config appears: Metacontroller calls the sync again, which now scans.
-    controller.related[CONFIG_KEY]["production"] = config("production", {})
+    controller.related[CONFIG_GROUP]["production"] = config("production", {})
     controller.run()
     assert controller.status["status"] == "Ready"
     assert "Failure" not in condition_types(controller.status)
@@ -391,7 +391,7 @@ def test_missing_default_config_is_reported_and_the_scan_goes_on(
     # The default config appears before the next scan is due: the changed input is scanned.
     calls = hooks_env.registry_calls()
     hooks_env.clock.advance(60)
-    controller.related[CONFIG_KEY]["default"] = config("default", {})
+    controller.related[CONFIG_GROUP]["default"] = config("default", {})
     controller.run()
     assert hooks_env.registry_calls() > calls
     assert condition(controller.status, "ConfigResolved")["reason"] == "ConfigFound"
@@ -405,7 +405,7 @@ def test_config_status_writes_do_not_trigger_scans(hook: HookClient, hooks_env: 
     controller = start(hook, spec, related=[config("production", {})])
     controller.run()
     calls = hooks_env.registry_calls()
-    controller.related[CONFIG_KEY]["production"] = config(
+    controller.related[CONFIG_GROUP]["production"] = config(
         "production", {}, status={"status": "Ready"}, resource_version="60002"
     )
     controller.run()

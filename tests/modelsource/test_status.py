@@ -12,10 +12,10 @@ from hooks.conditions import Condition, format_time
 from hooks.modelsource.plan import ChildTemplate, FilterOutcome, Plan, plan_models
 from hooks.modelsource.schedule import (
     FilterProgress,
-    Progress,
-    ScanBook,
+    ScanProgress,
+    ScanRecord,
     after_scan,
-    book_to_json,
+    scan_record_json,
 )
 from hooks.modelsource.status import (
     DEGRADED,
@@ -328,7 +328,7 @@ def source_status(
     state = scan_state(outcomes)
     progress = None
     if state == PROGRESSING:
-        progress = Progress(
+        progress = ScanProgress(
             started=NOW,
             fingerprint="0123456789abcdef",
             filters=tuple(
@@ -340,8 +340,8 @@ def source_status(
             available=plan.available,
             not_created=plan.not_created,
         )
-    book = after_scan(
-        ScanBook(),
+    record = after_scan(
+        ScanRecord(),
         current="0123456789abcdef",
         now=NOW,
         interval=3600,
@@ -370,7 +370,7 @@ def source_status(
         status["lastSyncTime"] = format_time(NOW)
     status["conditions"] = render_source_conditions(conditions, None, NOW, 4)
     status["observedGeneration"] = 4
-    status["scan"] = book_to_json(book)
+    status["scan"] = scan_record_json(record)
     return status
 
 

@@ -31,7 +31,7 @@ import pytest
 from tests.harness.tokenserver import claims_of
 from tests.hooks.emulator import HookClient, Metacontroller
 from tests.hooks.expected import condition
-from tests.hooks.wire import MODEL_KEY
+from tests.hooks.wire import MODEL_GROUP
 from tests.reliability.conftest import Figures, Serve, World
 from tests.reliability.planted import REGISTRY_TOKEN, Planted, basic_auth
 from tests.reliability.scenarios import (
@@ -80,7 +80,7 @@ def run_case(
         if reply["status"]["status"] != "Progressing":
             break
         assert reply["resyncAfterSeconds"] == CONTINUE_AFTER_SECONDS
-    return CaseRun(scenario, children, controller, len(request["children"][MODEL_KEY]))
+    return CaseRun(scenario, children, controller, len(request["children"][MODEL_GROUP]))
 
 
 def filter_error(message: str, image: str) -> str | None:

@@ -30,8 +30,8 @@ from tests.harness.faultproxy import FaultProxy
 from tests.hooks.emulator import Metacontroller, check_sync_answer
 from tests.hooks.expected import condition
 from tests.hooks.wire import (
-    CONFIG_KEY,
-    SECRET_KEY,
+    CONFIG_GROUP,
+    SECRET_GROUP,
     customize_request,
     encode,
     related,
@@ -58,7 +58,7 @@ def bulk_request(planted: Planted, **spec: Any) -> dict[str, Any]:
         **spec,
     }
     secrets = [planted.login_secret(REGISTRY_SECRET, PRIMARY)]
-    return sync_request(source("bulk", full), {}, related([CONFIG_KEY, SECRET_KEY], secrets))
+    return sync_request(source("bulk", full), {}, related([CONFIG_GROUP, SECRET_GROUP], secrets))
 
 
 def messages(reply: dict[str, Any]) -> tuple[str, str]:
@@ -72,7 +72,7 @@ def messages(reply: dict[str, Any]) -> tuple[str, str]:
 
 def padded(size: int) -> bytes:
     """A well-formed sync request padded (inside a label value) to exactly `size` bytes."""
-    request = sync_request(source("models", {"filters": []}), {}, related([CONFIG_KEY]))
+    request = sync_request(source("models", {"filters": []}), {}, related([CONFIG_GROUP]))
     base = len(encode(request))
     request["parent"]["metadata"]["labels"] = {"pad": ""}
     request["parent"]["metadata"]["labels"]["pad"] = "x" * (size - len(encode(request)))
@@ -205,7 +205,7 @@ def hub_api(world: World, stalled: FaultProxy, planted: Planted) -> tuple[Settin
         dockerhub_api_url=stalled.url,
         endpoints={"docker.io": world.proxy.url},
     )
-    return settings, sync_request(source("hub", spec), {}, related([CONFIG_KEY]))
+    return settings, sync_request(source("hub", spec), {}, related([CONFIG_GROUP]))
 
 
 def github_api(world: World, stalled: FaultProxy, planted: Planted) -> tuple[Settings, Any]:
@@ -222,7 +222,7 @@ def github_api(world: World, stalled: FaultProxy, planted: Planted) -> tuple[Set
     )
     secrets = [planted.login_secret(REGISTRY_SECRET, "ghcr.io")]
     return settings, sync_request(
-        source("ghcr", spec), {}, related([CONFIG_KEY, SECRET_KEY], secrets)
+        source("ghcr", spec), {}, related([CONFIG_GROUP, SECRET_GROUP], secrets)
     )
 
 

@@ -1,0 +1,401 @@
+"""The one way from a sync request to its answer: spec, config and secrets, filters, scan, plan,
+status.
+
+The sync hook (`controller.sync_source`), `python -m hooks preview` (which builds the very request
+the service would receive) and the tests all run this pipeline, so they cannot disagree about what
+a source finds, which credentials it uses or what status it gets. It reads as three steps:
+`prepare` (parse the spec, resolve the config and pull secrets, decide whether a scan is due),
+`scan_filters` (one call's scan, merged with the earlier calls of a continued scan) and `answer`
+(plan the models and assemble the status). Every path keeps every observed child: Metacontroller
+deletes whatever an answer leaves out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from hooks.conditions import Condition, format_time
+from hooks.metacontroller import CONFIG_GROUP, MODEL_GROUP, SECRET_GROUP, SyncRequest, SyncResponse
+from hooks.modelsource.continuation import (
+    counted_earlier,
+    filter_outcomes,
+    next_progress,
+    scan_target,
+    settle,
+)
+from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
+from hooks.modelsource.plan import ChildTemplate, FilterOutcome, Plan, kept_child, plan_models
+from hooks.modelsource.schedule import (
+    ScanProgress,
+    ScanRecord,
+    after_scan,
+    continuing,
+    fingerprint,
+    read_scan_record,
+    resync_after,
+    scan_due,
+    scan_record_json,
+)
+from hooks.modelsource.spec import SourceSpec, SpecError, parse_spec
+from hooks.modelsource.status import (
+    DEGRADED,
+    FAILED,
+    INVALID_SPEC,
+    LIMIT_CONDITION,
+    PROGRESSING,
+    READY,
+    SourceStatus,
+    carried_available,
+    carried_last_sync,
+    config_condition,
+    config_missing_conditions,
+    failure_conditions,
+    limit_condition,
+    previous_condition,
+    render_status,
+    scan_conditions,
+    scan_state,
+    secrets_condition,
+)
+from hooks.objects import is_object
+from hooks.registry.credentials import Keychain, keychain_from_secrets
+from hooks.registry.targets import ScanTarget, TargetResult
+
+DEFAULT_CONFIG = "default"
+
+ScanFunction = Callable[[Sequence[ScanTarget], Keychain], Sequence[TargetResult]]
+
+# What the web layer logs and counts for a call that did not end in a scan.
+NOT_DUE = "not-due"
+INVALID_SPEC_OUTCOME = "invalid-spec"
+CONFIG_MISSING = "config-missing"
+
+
+@dataclass(frozen=True)
+class ScanFindings:
+    """One call's scan: the filters, what each found (merged with earlier calls), the plan.
+
+    `excluded` holds, when asked for, the images each wildcard filter's exclusions removed.
+    `plan` counts `available` and `not_created` over all calls of a continued scan.
+    """
+
+    filters: list[ImageFilter | FilterError]
+    outcomes: list[FilterOutcome]
+    excluded: list[FilterOutcome]
+    plan: Plan
+    state: str
+    progress: ScanProgress | None
+    retry_after: float | None
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """The response plus what the web layer logs and counts; `findings` when a scan ran."""
+
+    response: SyncResponse
+    outcome: str
+    scanned: bool = False
+    created: int = 0
+    findings: ScanFindings | None = None
+
+
+@dataclass(frozen=True)
+class Related:
+    """The source's config and pull secrets, resolved from the request's related objects."""
+
+    keychain: Keychain
+    secret_count: int
+    secret_problems: list[str]
+    config_conditions: list[Condition]
+    config_missing: str | None
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A sync that is due to scan: everything `scan_filters` and `answer` need."""
+
+    request: SyncRequest
+    spec: SourceSpec
+    related: Related
+    record: ScanRecord
+    existing: Mapping[str, Mapping[str, Any]]
+    progress: ScanProgress | None
+
+
+def observed_models(request: SyncRequest) -> dict[str, Mapping[str, Any]]:
+    """The observed children by name, each carrying its key as `metadata.name`.
+
+    Metacontroller keys children by name and deletes every key the answer does not name, so the
+    key is the name to answer with; an object without it (no API server sends one) must not come
+    back nameless, and so be deleted.
+    """
+    observed: dict[str, Mapping[str, Any]] = {}
+    for name, child in request.children_of(MODEL_GROUP).items():
+        metadata = child.get("metadata")
+        if is_object(metadata) and metadata.get("name") == name:
+            observed[name] = child
+        else:
+            kept = dict(metadata) if isinstance(metadata, Mapping) else {}
+            observed[name] = {**child, "metadata": {**kept, "name": name}}
+    return observed
+
+
+def kept_children(existing: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every observed child, as the answer must carry it back."""
+    return [kept_child(existing[name]) for name in sorted(existing)]
+
+
+def _related_identity(obj: Mapping[str, Any] | None, version: str) -> object:
+    """uid and one version field of the metadata: enough to notice a change, free of content.
+
+    A Secret gets a new resourceVersion only when it changes. An AIMClusterConfig also gets one
+    whenever its own controller writes its status, so it enters by `generation` (its spec): else
+    every config status write would cost each source using it a registry scan.
+    """
+    if obj is None:
+        return None
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return "present"
+    return [metadata.get("uid"), metadata.get(version)]
+
+
+def resolve_related(request: SyncRequest, spec: SourceSpec, operator_namespace: str) -> Related:
+    """The config the source names (or `default`) and its pull secrets, as the request has them."""
+    config_name = spec.config_name or DEFAULT_CONFIG
+    config = request.related_object(CONFIG_GROUP, "", config_name)
+    config_missing = None
+    if config is None and spec.config_name:
+        config_missing = f'failed to get AIMClusterConfig "{config_name}": not found'
+        conditions = []
+    else:
+        conditions = [config_condition(config_name, config is not None)]
+
+    problems: list[str] = []
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    identities: dict[str, object] = {}
+    for name in spec.image_pull_secrets:
+        secret = request.related_object(SECRET_GROUP, operator_namespace, name)
+        identities[f"secret/{name}"] = _related_identity(secret, "resourceVersion")
+        if secret is None:
+            problems.append(f'secret "{name}" not found in namespace {operator_namespace}')
+        else:
+            found.append((name, secret))
+    keychain, secret_problems = keychain_from_secrets(found)
+    problems.extend(str(p) for p in secret_problems)
+    identities[f"config/{config_name}"] = _related_identity(config, "generation")
+    return Related(
+        keychain=keychain,
+        secret_count=len(spec.image_pull_secrets),
+        secret_problems=problems,
+        config_conditions=conditions,
+        config_missing=config_missing,
+        fingerprint=fingerprint(request.parent.spec, identities),
+    )
+
+
+def prepare(request: SyncRequest, now: datetime, operator_namespace: str) -> Prepared | SyncResult:
+    """What a due scan needs, or the whole answer when this sync does not scan."""
+    parent = request.parent
+    existing = observed_models(request)
+    try:
+        spec = parse_spec(parent.spec)
+    except SpecError as error:
+        conditions = failure_conditions(INVALID_SPEC, str(error))
+        return not_scanned(request, existing, now, conditions, INVALID_SPEC_OUTCOME)
+    related = resolve_related(request, spec, operator_namespace)
+    if related.config_missing is not None:
+        conditions = config_missing_conditions(related.config_missing)
+        return not_scanned(request, existing, now, conditions, CONFIG_MISSING)
+    record = read_scan_record(parent.status)
+    if not scan_due(record, related.fingerprint, now):
+        response = SyncResponse(
+            dict(parent.status), kept_children(existing), resync_after(record, now)
+        )
+        return SyncResult(response, outcome=NOT_DUE)
+    progress = continuing(record, related.fingerprint)
+    return Prepared(request, spec, related, record, existing, progress)
+
+
+def _excluded_key(index: int) -> int:
+    """The scan key of a filter's excluded images: negative, so never a filter's own key."""
+    return -1 - index
+
+
+def _excluded_target(image_filter: ImageFilter) -> ScanTarget | None:
+    """A question for the images a wildcard filter's exclusions remove (for `preview`).
+
+    It shares the scan's listings (each repository is listed once per scan), so it costs only
+    the tag lists of the excluded repositories.
+    """
+    if not image_filter.is_wildcard or not image_filter.exclude:
+        return None
+    unfiltered = replace(image_filter, exclude=())
+    target = scan_target(unfiltered, None)
+    if target is None:
+        return None
+
+    def excluded(repository: str) -> bool:
+        return unfiltered.selects_repository(repository) and not image_filter.selects_repository(
+            repository
+        )
+
+    return replace(target, key=_excluded_key(image_filter.index), selects_repository=excluded)
+
+
+def scan_targets(
+    filters: Sequence[ImageFilter | FilterError], progress: ScanProgress | None
+) -> list[ScanTarget]:
+    """What this call asks the scanner: one target per runnable filter not finished earlier."""
+    runnable = [f for f in filters if isinstance(f, ImageFilter)]
+    return [t for f in runnable if (t := scan_target(f, progress)) is not None]
+
+
+def scan_filters(
+    prepared: Prepared, scan: ScanFunction, now: datetime, *, explain_exclusions: bool = False
+) -> ScanFindings:
+    """Scan for the filters this call still has to do, and plan the models from what was found.
+
+    With `explain_exclusions`, each wildcard filter's excluded images are looked up too (for
+    `preview`); they never become models.
+    """
+    spec, progress = prepared.spec, prepared.progress
+    filters = build_filters(spec)
+    runnable = [f for f in filters if isinstance(f, ImageFilter)]
+    targets = scan_targets(filters, progress)
+    extra = (
+        [t for f in runnable if (t := _excluded_target(f)) is not None]
+        if explain_exclusions and progress is None
+        else []
+    )
+    found = scan([*targets, *extra], prepared.related.keychain) if targets else []
+    results = {r.key: r for r in found if r.key >= 0}
+    excluded = [
+        FilterOutcome(f.index, f.image, images=r.images)
+        for f in runnable
+        for r in found
+        if r.key == _excluded_key(f.index)
+    ]
+    outcomes = filter_outcomes(filters, progress, results)
+
+    template = ChildTemplate(
+        prepared.request.parent.name, spec.image_pull_secrets, spec.config_name
+    )
+    plan = plan_models(
+        template,
+        spec.max_models,
+        outcomes,
+        prepared.existing,
+        counted_earlier(runnable, progress),
+    )
+    available = plan.available + (progress.available if progress else 0)
+    not_created = plan.not_created + (progress.not_created if progress else 0)
+    following = next_progress(
+        now, prepared.related.fingerprint, progress, outcomes, results, available, not_created
+    )
+    if following is None:
+        outcomes = [settle(o, results.get(o.index)) for o in outcomes]
+    return ScanFindings(
+        filters=filters,
+        outcomes=outcomes,
+        excluded=excluded,
+        plan=replace(plan, available=available, not_created=not_created),
+        state=PROGRESSING if following is not None else scan_state(outcomes),
+        progress=following,
+        retry_after=max((r.retry_after for r in results.values() if r.retry_after), default=None),
+    )
+
+
+def answer(prepared: Prepared, findings: ScanFindings, now: datetime) -> SyncResult:
+    """The response to a scanned sync: the planned children, the status, when to call again."""
+    parent, spec, related = prepared.request.parent, prepared.spec, prepared.related
+    plan, state = findings.plan, findings.state
+    record = after_scan(
+        prepared.record,
+        current=related.fingerprint,
+        now=now,
+        interval=spec.sync_interval_seconds,
+        failed=state in (DEGRADED, FAILED),
+        progress=findings.progress,
+        retry_after=findings.retry_after,
+    )
+    conditions = [
+        *scan_conditions(findings.outcomes, plan),
+        limit_condition(len(plan.children), plan.not_created, spec.max_models),
+        *related.config_conditions,
+        secrets_condition(related.secret_count, related.secret_problems),
+    ]
+    last_sync = format_time(now) if state in (READY, DEGRADED) else carried_last_sync(parent.status)
+    status = SourceStatus(
+        state=state,
+        discovered=len(plan.children),
+        available=plan.available,
+        limit_reached=plan.not_created > 0,
+        last_sync=last_sync,
+        conditions=conditions,
+        scan=scan_record_json(record),
+    )
+    return SyncResult(
+        SyncResponse(
+            render_status(status, parent.status, now, parent.generation),
+            plan.children,
+            resync_after(record, now),
+        ),
+        outcome=state,
+        scanned=True,
+        created=len(plan.created),
+        findings=findings,
+    )
+
+
+def not_scanned(
+    request: SyncRequest,
+    existing: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+    conditions: list[Condition],
+    outcome: str,
+) -> SyncResult:
+    """Failed without a scan: children kept, counts and bookkeeping carried over."""
+    parent = request.parent
+    children = kept_children(existing)
+    previous = parent.status
+    limit = previous_condition(previous, LIMIT_CONDITION) or limit_condition(len(children), 0)
+    scan = None
+    if isinstance(previous.get("scan"), Mapping):
+        # Without the fingerprint of the inputs last scanned: when the inputs change back to them
+        # (the spec fixed, configName reverted), the next sync must scan and replace this Failed
+        # status, instead of finding nothing due and keeping it until the interval ends.
+        scan = scan_record_json(replace(read_scan_record(previous), fingerprint=None))
+    status = SourceStatus(
+        state=FAILED,
+        discovered=len(children),
+        available=carried_available(previous),
+        limit_reached=previous.get("modelsLimitReached") is True,
+        last_sync=carried_last_sync(previous),
+        conditions=[*conditions, limit],
+        scan=scan,
+    )
+    return SyncResult(
+        SyncResponse(render_status(status, previous, now, parent.generation), children),
+        outcome=outcome,
+    )
+
+
+def run_sync(
+    request: SyncRequest,
+    *,
+    scan: ScanFunction,
+    now: datetime,
+    operator_namespace: str,
+    explain_exclusions: bool = False,
+) -> SyncResult:
+    """prepare, scan, answer."""
+    prepared = prepare(request, now, operator_namespace)
+    if isinstance(prepared, SyncResult):
+        return prepared
+    findings = scan_filters(prepared, scan, now, explain_exclusions=explain_exclusions)
+    return answer(prepared, findings, now)
