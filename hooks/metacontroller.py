@@ -38,6 +38,8 @@ class Parent:
     status: Mapping[str, Any]
     api_version: str
     kind: str
+    # metadata.deletionTimestamp is set: the parent is being deleted.
+    deleting: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ def _parent(value: object) -> Parent:
         status=status if isinstance(status, Mapping) else {},
         api_version=str(parent.get("apiVersion") or ""),
         kind=str(parent.get("kind") or ""),
+        deleting=bool(metadata.get("deletionTimestamp")),
     )
 
 

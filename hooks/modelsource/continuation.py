@@ -151,11 +151,15 @@ def _resume_of(progress: ScanProgress | None, index: int) -> str | None:
     return state.resume_after if state else None
 
 
-def settle(outcome: FilterOutcome, result: TargetResult | None) -> FilterOutcome:
-    """An unfinished filter that made no progress becomes that filter's error."""
+NO_PROGRESS = "the scan did not finish within its deadline and made no progress; will retry"
+
+
+def settle(
+    outcome: FilterOutcome, result: TargetResult | None, reason: str = NO_PROGRESS
+) -> FilterOutcome:
+    """An unfinished filter that cannot continue becomes that filter's error."""
     if outcome.finished:
         return outcome
-    reason = "the scan did not finish within its deadline and made no progress; will retry"
     if result is not None and result.error:
         reason = result.error
     return replace(outcome, error=reason, finished=True)

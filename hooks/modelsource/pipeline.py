@@ -29,12 +29,15 @@ from hooks.modelsource.continuation import (
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
 from hooks.modelsource.plan import ChildTemplate, FilterOutcome, Plan, kept_child, plan_models
 from hooks.modelsource.schedule import (
+    MAX_CONFIG_PULL_SECRETS,
     ScanProgress,
     ScanRecord,
     after_scan,
     continuing,
     fingerprint,
     read_scan_record,
+    record_from_status,
+    recreate_at,
     resync_after,
     scan_due,
     scan_record_json,
@@ -45,6 +48,7 @@ from hooks.modelsource.status import (
     FAILED,
     INVALID_SPEC,
     LIMIT_CONDITION,
+    PENDING,
     PROGRESSING,
     READY,
     SourceStatus,
@@ -60,16 +64,21 @@ from hooks.modelsource.status import (
     scan_state,
     secrets_condition,
 )
-from hooks.objects import is_object
+from hooks.objects import is_object, is_secret_name, pull_secret_names
 from hooks.registry.credentials import Keychain, keychain_from_secrets
 from hooks.registry.targets import ScanTarget, TargetResult
 
 DEFAULT_CONFIG = "default"
+PRUNED_REASON = (
+    "the scan did not finish within its deadline and cannot continue in the next call: the "
+    "served AIMClusterModelSource CRD drops status.scan (install this project's CRD); will retry"
+)
 
 ScanFunction = Callable[[Sequence[ScanTarget], Keychain], Sequence[TargetResult]]
 
 # What the web layer logs and counts for a call that did not end in a scan.
 NOT_DUE = "not-due"
+DELETING = "deleting"
 INVALID_SPEC_OUTCOME = "invalid-spec"
 CONFIG_MISSING = "config-missing"
 
@@ -89,6 +98,7 @@ class ScanFindings:
     state: str
     progress: ScanProgress | None
     retry_after: float | None
+    rate_limited: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,8 @@ class Related:
     config_conditions: list[Condition]
     config_missing: str | None
     fingerprint: str
+    # The resolved config's pull secret names, recorded for the customize hook.
+    config_secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,10 @@ class Prepared:
     record: ScanRecord
     existing: Mapping[str, Mapping[str, Any]]
     progress: ScanProgress | None
+    # Due only because models in the last answer were deleted by hand.
+    recreating: bool = False
+    # The API server prunes `status.scan`: the record was rebuilt, a scan cannot continue.
+    pruned: bool = False
 
 
 def observed_models(request: SyncRequest) -> dict[str, Mapping[str, Any]]:
@@ -164,37 +180,55 @@ def _related_identity(obj: Mapping[str, Any] | None, version: str) -> object:
     return [metadata.get("uid"), metadata.get(version)]
 
 
-def resolve_related(request: SyncRequest, spec: SourceSpec, operator_namespace: str) -> Related:
-    """The config the source names (or `default`) and its pull secrets, as the request has them."""
+def resolve_related(
+    request: SyncRequest, spec: SourceSpec, operator_namespace: str, requested: Sequence[str]
+) -> Related:
+    """The config the source names (or `default`) and the pull secrets to scan with.
+
+    The source's own pull secrets come first, then the resolved config's (docs/decisions.md §7),
+    so the source's credential wins for a host both name. The customize hook asks for the
+    config's secrets by the names the last sync recorded (`requested`): one the config names
+    that was not asked for yet arrives with the next sync, whose changed fingerprint scans again.
+    """
     config_name = spec.config_name or DEFAULT_CONFIG
     config = request.related_object(CONFIG_GROUP, "", config_name)
     config_missing = None
+    conditions: list[Condition] = []
     if config is None and spec.config_name:
         config_missing = f'failed to get AIMClusterConfig "{config_name}": not found'
-        conditions = []
     else:
         conditions = [config_condition(config_name, config is not None)]
+    named = pull_secret_names(config.get("spec")) if config is not None else ()
+    config_secrets = tuple(
+        name for name in named if is_secret_name(name) and name not in spec.image_pull_secrets
+    )[:MAX_CONFIG_PULL_SECRETS]
 
     problems: list[str] = []
     found: list[tuple[str, Mapping[str, Any]]] = []
     identities: dict[str, object] = {}
-    for name in spec.image_pull_secrets:
+    for name, origin in [
+        *((name, "") for name in spec.image_pull_secrets),
+        *((name, f' (of AIMClusterConfig "{config_name}")') for name in config_secrets),
+    ]:
         secret = request.related_object(SECRET_GROUP, operator_namespace, name)
         identities[f"secret/{name}"] = _related_identity(secret, "resourceVersion")
-        if secret is None:
-            problems.append(f'secret "{name}" not found in namespace {operator_namespace}')
-        else:
+        if secret is not None:
             found.append((name, secret))
+        elif origin and name not in requested:
+            problems.append(f'secret "{name}"{origin} is asked for; it arrives with the next sync')
+        else:
+            problems.append(f'secret "{name}"{origin} not found in namespace {operator_namespace}')
     keychain, secret_problems = keychain_from_secrets(found)
     problems.extend(str(p) for p in secret_problems)
     identities[f"config/{config_name}"] = _related_identity(config, "generation")
     return Related(
         keychain=keychain,
-        secret_count=len(spec.image_pull_secrets),
+        secret_count=len(spec.image_pull_secrets) + len(config_secrets),
         secret_problems=problems,
         config_conditions=conditions,
         config_missing=config_missing,
         fingerprint=fingerprint(request.parent.spec, identities),
+        config_secrets=config_secrets,
     )
 
 
@@ -202,23 +236,50 @@ def prepare(request: SyncRequest, now: datetime, operator_namespace: str) -> Pre
     """What a due scan needs, or the whole answer when this sync does not scan."""
     parent = request.parent
     existing = observed_models(request)
+    if parent.deleting:
+        # Metacontroller deletes the children itself (ownerReferences); scanning would be waste.
+        return kept_answer(request, existing, None, DELETING)
     try:
         spec = parse_spec(parent.spec)
     except SpecError as error:
         conditions = failure_conditions(INVALID_SPEC, str(error))
         return not_scanned(request, existing, now, conditions, INVALID_SPEC_OUTCOME)
-    related = resolve_related(request, spec, operator_namespace)
+    record = read_scan_record(parent.status)
+    related = resolve_related(request, spec, operator_namespace, record.config_pull_secrets)
     if related.config_missing is not None:
         conditions = config_missing_conditions(related.config_missing)
         return not_scanned(request, existing, now, conditions, CONFIG_MISSING)
-    record = read_scan_record(parent.status)
-    if not scan_due(record, related.fingerprint, now):
-        response = SyncResponse(
-            dict(parent.status), kept_children(existing), resync_after(record, now)
+    interval = spec.sync_interval_seconds
+    rebuilt = record_from_status(parent.status, related.fingerprint, parent.generation, interval)
+    recreate = recreate_at(rebuilt or record, len(existing), interval)
+    recreating = recreate is not None and now >= recreate
+    if not recreating and not scan_due(rebuilt or record, related.fingerprint, now):
+        return kept_answer(
+            request, existing, resync_after(rebuilt or record, now, recreate), NOT_DUE
         )
-        return SyncResult(response, outcome=NOT_DUE)
-    progress = continuing(record, related.fingerprint)
-    return Prepared(request, spec, related, record, existing, progress)
+    progress = None if rebuilt else continuing(record, related.fingerprint)
+    return Prepared(
+        request,
+        spec,
+        related,
+        rebuilt or record,
+        existing,
+        progress,
+        recreating=recreating and not scan_due(rebuilt or record, related.fingerprint, now),
+        pruned=rebuilt is not None,
+    )
+
+
+def kept_answer(
+    request: SyncRequest,
+    existing: Mapping[str, Mapping[str, Any]],
+    resync: float | None,
+    outcome: str,
+) -> SyncResult:
+    """No scan: the status received, with `discoveredModels` the models of this very answer."""
+    children = kept_children(existing)
+    status = {**request.parent.status, "discoveredModels": len(children)}
+    return SyncResult(SyncResponse(status, children, resync or 0.0), outcome=outcome)
 
 
 def _excluded_key(index: int) -> int:
@@ -297,8 +358,12 @@ def scan_filters(
     following = next_progress(
         now, prepared.related.fingerprint, progress, outcomes, results, available, not_created
     )
-    if following is None:
+    if prepared.pruned:
+        following = None
+        outcomes = [settle(o, results.get(o.index), PRUNED_REASON) for o in outcomes]
+    elif following is None:
         outcomes = [settle(o, results.get(o.index)) for o in outcomes]
+    failed = [o for o in outcomes if o.error is not None]
     return ScanFindings(
         filters=filters,
         outcomes=outcomes,
@@ -307,21 +372,43 @@ def scan_filters(
         state=PROGRESSING if following is not None else scan_state(outcomes),
         progress=following,
         retry_after=max((r.retry_after for r in results.values() if r.retry_after), default=None),
+        # Every failure is a registry's "come back later": nothing is known to be wrong yet.
+        rate_limited=bool(failed)
+        and all(o.index in results and results[o.index].retry_after for o in failed),
     )
+
+
+def _state(prepared: Prepared, findings: ScanFindings) -> str:
+    """The scan's state, or Pending while no scan has completed and this one only waits (§5).
+
+    A first scan that every failing registry answered with "retry after" has found nothing
+    wrong yet: the source is Pending until the retry, not Failed.
+    """
+    previous = prepared.request.parent.status.get("status")
+    completed_before = previous in (READY, DEGRADED, FAILED)
+    if findings.state in (DEGRADED, FAILED) and findings.rate_limited and not completed_before:
+        return PENDING
+    return findings.state
 
 
 def answer(prepared: Prepared, findings: ScanFindings, now: datetime) -> SyncResult:
     """The response to a scanned sync: the planned children, the status, when to call again."""
     parent, spec, related = prepared.request.parent, prepared.spec, prepared.related
-    plan, state = findings.plan, findings.state
+    plan, state = findings.plan, _state(prepared, findings)
     record = after_scan(
         prepared.record,
         current=related.fingerprint,
         now=now,
         interval=spec.sync_interval_seconds,
-        failed=state in (DEGRADED, FAILED),
+        failed=state in (DEGRADED, FAILED, PENDING),
         progress=findings.progress,
         retry_after=findings.retry_after,
+    )
+    record = replace(
+        record,
+        answered=len(plan.children),
+        recreate_attempts=prepared.record.recreate_attempts + 1 if prepared.recreating else 0,
+        config_pull_secrets=related.config_secrets,
     )
     conditions = [
         *scan_conditions(findings.outcomes, plan),
@@ -339,12 +426,13 @@ def answer(prepared: Prepared, findings: ScanFindings, now: datetime) -> SyncRes
         conditions=conditions,
         scan=scan_record_json(record),
     )
+    rendered = render_status(status, parent.status, now, parent.generation)
+    if prepared.pruned and {**rendered, "scan": None} == {**parent.status, "scan": None}:
+        # The bookkeeping would be the only change, and the API server drops it: writing it
+        # would only trigger the next sync, and that one the next (docs/decisions.md §6).
+        del rendered["scan"]
     return SyncResult(
-        SyncResponse(
-            render_status(status, parent.status, now, parent.generation),
-            plan.children,
-            resync_after(record, now),
-        ),
+        SyncResponse(rendered, plan.children, resync_after(record, now)),
         outcome=state,
         scanned=True,
         created=len(plan.created),

@@ -252,6 +252,73 @@ def test_a_secret_in_the_source_file_is_used_too(
     assert report["filters"][0]["outcome"] == "ok"
 
 
+@pytest.mark.parametrize("namespace", ["default", None])
+def test_a_secret_outside_the_operator_namespace_is_not_used_as_the_service_would_not(
+    hooks_cli: HooksCLI, registry_factory: RegistryFactory, tmp_path: Path, namespace: str | None
+) -> None:
+    registry = registry_factory(plan=PLAN, auth=BasicAuth({"alice": "wonderland"}))
+    misplaced = pull_secret(
+        "local-creds",
+        stringData={".dockerconfigjson": docker_config(registry, "alice", "wonderland")},
+    )
+    if namespace is None:
+        del misplaced["metadata"]["namespace"]
+    else:
+        misplaced["metadata"]["namespace"] = namespace
+    manifest = write(
+        tmp_path / "source.yaml",
+        misplaced,
+        source(
+            imagePullSecrets=[{"name": "local-creds"}],
+            filters=[{"image": f"{registry.host}/demo/aim-mistral"}],
+        ),
+    )
+
+    result = preview(hooks_cli, registry, manifest, "-o", "json")
+
+    assert result.returncode == 1
+    (report,) = json.loads(result.stdout)["sources"]
+    assert report["filters"][0]["outcome"] == "error"
+    (note,) = report["notes"]
+    assert f"is in namespace {namespace or '(none)'}, not in the operator namespace" in note
+
+
+def test_emit_request_prints_the_sync_request_the_service_would_receive(
+    hooks_cli: HooksCLI, registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    registry = registry_factory(plan=PLAN)
+    elsewhere = pull_secret("other", stringData={".dockerconfigjson": "{}"})
+    elsewhere["metadata"]["namespace"] = "default"
+    manifest = write(
+        tmp_path / "source.yaml",
+        pull_secret("local-creds", stringData={".dockerconfigjson": "{}"}),
+        elsewhere,
+        source(
+            imagePullSecrets=[{"name": "local-creds"}, {"name": "other"}],
+            filters=[{"image": f"{registry.host}/demo/aim-mistral"}],
+        ),
+    )
+
+    result = preview(hooks_cli, registry, manifest, "--emit-request")
+    request = json.loads(result.stdout)
+    replayed = hooks_cli(
+        "replay",
+        write_json(tmp_path / "request.json", request),
+        env=cli_env(AIM_INSECURE_REGISTRIES=registry.host),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(request["related"]["Secret.v1"]) == ["kaiwo-system/local-creds"]
+    assert request["related"]["AIMClusterConfig.aim.silogen.ai/v1alpha1"] == {}
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout)["status"]["discoveredModels"] == 1
+
+
+def write_json(path: Path, document: Any) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
 def test_without_the_secret_the_filter_fails_for_lack_of_credentials_and_exits_1(
     hooks_cli: HooksCLI, registry_factory: RegistryFactory, tmp_path: Path
 ) -> None:

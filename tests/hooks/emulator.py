@@ -26,6 +26,7 @@ from tests.hooks.wire import (
     MODEL_GROUP,
     RULE_GROUPS,
     Object,
+    customize_request,
     encode,
     observed_child,
     related_key,
@@ -196,6 +197,11 @@ class Metacontroller:
     related: Object = field(default_factory=dict)
     replies: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    # The cluster's objects: when given, each sync first asks the customize hook which of them
+    # to relate, as Metacontroller does, instead of using `related` as it stands.
+    cluster: list[Object] | None = None
+    # An API server whose CRD lacks `status.scan` drops it on every status write.
+    prunes_scan: bool = False
     _serial: int = 0
     _changed: bool = False
 
@@ -211,6 +217,9 @@ class Metacontroller:
 
     def request(self) -> Object:
         """The sync request for the current state."""
+        if self.cluster is not None:
+            answer = self.hook.customize(customize_request(self.parent), "/customize/modelsource")
+            self.related = select_related(answer["relatedResources"], self.cluster)
         return sync_request(self.parent, self.children, self.related)
 
     def sync(self) -> dict[str, Any]:
@@ -233,6 +242,8 @@ class Metacontroller:
                 self.children[name] = observed_child(child, self.parent, self._serial)
                 changed = True
         status = dict(reply.get("status") or {})
+        if self.prunes_scan:
+            status.pop("scan", None)
         generation = self.parent["metadata"].get("generation")
         if generation is not None:
             status["observedGeneration"] = generation

@@ -7,6 +7,8 @@ Secrets under `Secret.v1` keyed `kaiwo-system/NAME`, StorageClasses under
 `StorageClass.storage.k8s.io/v1` keyed by name.
 """
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -393,3 +395,17 @@ def test_names_no_secret_can_have_are_reported_together(hook: HookClient) -> Non
         "and '.'), so no such secret can exist; secret name \"team/creds\" is not a valid Secret "
         "name (lower-case letters, digits, '-' and '.'), so no such secret can exist"
     )
+
+
+def test_a_legacy_dockercfg_secret_is_valid_as_the_source_scan_accepts_it(hook: HookClient) -> None:
+    legacy = base64.b64encode(json.dumps(VALID_AUTHS).encode()).decode()
+    spec = {"imagePullSecrets": [{"name": "legacy"}]}
+    objects = related(
+        [SECRET_GROUP],
+        [secret("legacy", data={".dockercfg": legacy}, type="kubernetes.io/dockercfg")],
+    )
+
+    status = sync_config(hook, "default", spec, objects)
+
+    assert status["status"] == "Ready"
+    assert condition(status, "PullSecret-legacy")["reason"] == "Valid"
