@@ -41,7 +41,7 @@ from hooks.modelsource.filters import FilterError, ImageFilter
 from hooks.modelsource.naming import model_name
 from hooks.modelsource.plan import FilterOutcome, image_key, ordered_images
 from hooks.modelsource.spec import SourceSpec, SpecError, parse_spec
-from hooks.modelsource.status import FAILED, READY_CONDITION
+from hooks.modelsource.status import FAILED, READY_CONDITION, interval_note
 from hooks.registry.credentials import PULL_SECRET_TYPES
 from hooks.registry.scanner import scan_registries
 from hooks.settings import SettingsError, settings_from_env
@@ -570,7 +570,11 @@ def preview_source(
         operator_namespace=operator_namespace,
         explain_exclusions=True,
     )
-    notes = secret_notes(source.spec, objects, operator_namespace)
+    interval = interval_note(source.spec.sync_interval_seconds)
+    notes = [
+        *secret_notes(source.spec, objects, operator_namespace),
+        *([interval] if interval else []),
+    ]
     return build_report(source.name, source.spec, result, notes)
 
 

@@ -57,12 +57,14 @@ from hooks.modelsource.status import (
     config_condition,
     config_missing_conditions,
     failure_conditions,
+    interval_note,
     limit_condition,
     previous_condition,
     render_status,
     scan_conditions,
     scan_state,
     secrets_condition,
+    with_note,
 )
 from hooks.objects import is_object, is_secret_name, pull_secret_names
 from hooks.registry.credentials import Keychain, keychain_from_secrets
@@ -411,7 +413,9 @@ def answer(prepared: Prepared, findings: ScanFindings, now: datetime) -> SyncRes
         config_pull_secrets=related.config_secrets,
     )
     conditions = [
-        *scan_conditions(findings.outcomes, plan),
+        *with_note(
+            scan_conditions(findings.outcomes, plan), interval_note(spec.sync_interval_seconds)
+        ),
         limit_condition(len(plan.children), plan.not_created, spec.max_models),
         *related.config_conditions,
         secrets_condition(related.secret_count, related.secret_problems),

@@ -9,7 +9,7 @@ changed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -154,11 +154,51 @@ def scan_conditions(outcomes: Sequence[FilterOutcome], plan: Plan) -> list[Condi
             READY_CONDITION,
             "True",
             ALL_FILTERS_SUCCEEDED,
-            f"Successfully discovered {plan.available} model(s) from {total} filter(s)" + warnings,
+            _discovered(plan, total) + warnings,
         ),
         Condition(
             DEGRADED_CONDITION, "False", ALL_FILTERS_SUCCEEDED, "All filters processed successfully"
         ),
+    ]
+
+
+def _discovered(plan: Plan, filters: int) -> str:
+    """The Go controller's sentence, saying what its number counts when maxModels bites.
+
+    It counts matching images: beside `discoveredModels: 100`, "discovered 250 model(s)" would
+    read as a contradiction, so then it says images, and how many got no model.
+    """
+    if plan.not_created == 0:
+        return f"Successfully discovered {plan.available} model(s) from {filters} filter(s)"
+    return (
+        f"Successfully discovered {plan.available} matching image(s) from {filters} filter(s); "
+        f"{plan.not_created} not created as models because of maxModels"
+    )
+
+
+# The shortest syncInterval the user documentation recommends: shorter ones risk rate limits.
+RECOMMENDED_MIN_INTERVAL_SECONDS = 900.0
+
+
+def interval_note(interval_seconds: float) -> str:
+    """A note for a syncInterval under the recommended 15m, or "" (Ready message, preview)."""
+    if interval_seconds >= RECOMMENDED_MIN_INTERVAL_SECONDS:
+        return ""
+    minutes, seconds = divmod(round(interval_seconds), 60)
+    shown = (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds or not minutes else "")
+    return (
+        f"syncInterval {shown} is under the recommended minimum of 15m: every scan queries the "
+        "registries, which may rate-limit them"
+    )
+
+
+def with_note(conditions: Sequence[Condition], note: str) -> list[Condition]:
+    """The conditions with `note` appended to the Ready condition's message."""
+    if not note:
+        return list(conditions)
+    return [
+        replace(c, message=f"{c.message}; note: {note}") if c.type == READY_CONDITION else c
+        for c in conditions
     ]
 
 

@@ -613,3 +613,16 @@ def test_max_models_outside_its_range_is_a_usage_error(
 
     assert exited.value.code == 2
     assert "argument --max-models" in capsys.readouterr().err
+
+
+def test_the_example_sync_request_is_what_emit_request_prints_for_the_example_source(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    example = ROOT / "examples" / "local-registry-sync.json"
+
+    code = main(
+        ["preview", str(ROOT / "examples" / "local-registry-source.yaml"), "--emit-request"]
+    )
+
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(example.read_text())

@@ -139,3 +139,33 @@ def test_a_first_scan_waiting_for_a_rate_limit_is_pending_and_a_later_one_failed
     hooks_env.clock.now = START + timedelta(hours=2)
     controller.run()
     assert controller.status["status"] == "Failed"
+
+
+def test_a_sync_interval_under_15m_is_noted_in_the_ready_message(hook: HookClient) -> None:
+    spec = {"syncInterval": "5m", "filters": [{"image": "amdenterpriseai/aim-llama3"}]}
+    controller = emulate(hook, spec, [])
+
+    controller.run()
+
+    assert condition(controller.status, "Ready")["message"] == (
+        "Successfully discovered 3 model(s) from 1 filter(s); note: syncInterval 5m is under the "
+        "recommended minimum of 15m: every scan queries the registries, which may rate-limit them"
+    )
+
+
+def test_when_max_models_bites_the_ready_message_counts_images_not_models(
+    hook: HookClient,
+) -> None:
+    controller = emulate(
+        hook, {"maxModels": 2, "filters": [{"image": "amdenterpriseai/aim-llama3"}]}, []
+    )
+
+    controller.run()
+
+    assert controller.status["discoveredModels"] == 2
+    ready = condition(controller.status, "Ready")
+    assert (ready["reason"], ready["message"]) == (
+        "AllFiltersSucceeded",
+        "Successfully discovered 3 matching image(s) from 1 filter(s); 1 not created as models "
+        "because of maxModels",
+    )
