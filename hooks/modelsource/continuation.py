@@ -70,10 +70,26 @@ def filter_outcomes(
     return outcomes
 
 
+# A filter's errors over the calls of a continued scan are kept up to this many characters, so
+# that a long continuation cannot grow `status.scan` without bound, however short each error.
+MAX_MERGED_ERROR = 2000
+MORE_ERRORS = "(further errors in later calls of this scan are not listed)"
+
+
 def merged_error(earlier: str | None, current: str | None) -> str | None:
-    """A filter's errors over the calls of a continued scan: they stay until the scan completes."""
-    errors = [e for e in (earlier, current) if e]
-    return "; ".join(errors) if errors else None
+    """A filter's errors over the calls of a continued scan: they stay until the scan completes.
+
+    An error already listed is not repeated; past MAX_MERGED_ERROR characters later ones are
+    summed up by one note, so the text stops growing.
+    """
+    if not current or (earlier and (current in earlier or earlier.endswith(MORE_ERRORS))):
+        return earlier or current or None
+    if not earlier:
+        return current[:MAX_MERGED_ERROR]
+    merged = f"{earlier}; {current}"
+    if len(merged) <= MAX_MERGED_ERROR:
+        return merged
+    return f"{earlier[:MAX_MERGED_ERROR]}; {MORE_ERRORS}"
 
 
 def next_progress(
