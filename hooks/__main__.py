@@ -91,7 +91,8 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FILE",
-        help="a manifest with pull Secrets (data or stringData); may be repeated",
+        help="a manifest with pull Secrets (data or stringData) and AIMClusterConfigs; may be "
+        "repeated",
     )
     dry.add_argument(
         "--output",

@@ -37,7 +37,7 @@ import yaml
 from hooks.metacontroller import MODEL_GROUP, CustomizeRequest, RelatedRule, parse_sync_request
 from hooks.modelsource.controller import ScanFunction, SyncResult, sync_source
 from hooks.modelsource.customize import customize_source
-from hooks.modelsource.filters import FilterError, ImageFilter
+from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
 from hooks.modelsource.naming import model_name
 from hooks.modelsource.plan import FilterOutcome, image_key, ordered_images
 from hooks.modelsource.spec import SourceSpec, SpecError, parse_spec
@@ -68,6 +68,7 @@ EXCLUDED = "excluded"
 OK = "ok"
 ERROR = "error"
 UNFINISHED = "unfinished"
+NOT_SCANNED = "not scanned"
 
 
 class PreviewInputError(ValueError):
@@ -307,6 +308,16 @@ def secret_notes(
     return notes
 
 
+def _config_notes(spec: SourceSpec, objects: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A note when the config the source names explicitly is not in the files."""
+    name = spec.config_name
+    if name is None or any(
+        d.get("kind") == "AIMClusterConfig" and _metadata(d, "name") == name for d in objects
+    ):
+        return []
+    return [f'AIMClusterConfig "{name}" is in none of the files (add it with --secret FILE)']
+
+
 def unused_secrets(manifests: Manifests) -> list[str]:
     """Secrets of the files that no source names, so that a forgotten reference is noticed."""
     named = {name for source in manifests.sources for name in source.spec.image_pull_secrets}
@@ -358,10 +369,25 @@ def build_report(
     name: str, spec: SourceSpec, result: SyncResult, notes: Sequence[str] = ()
 ) -> SourceReport:
     """What the preview shows for one source, from the service's answer to its first sync."""
+    status = result.response.status
+    ready = next(c for c in status["conditions"] if c["type"] == READY_CONDITION)
     findings = result.findings
     if findings is None:
-        # Only a bug in the pipeline answers a first sync of a valid spec without scanning.
-        raise PreviewInputError(f'{KIND} "{name}": the hook did not scan; see its log above')
+        # The service answered without scanning (an explicitly named config is missing).
+        return SourceReport(
+            name=name,
+            registry=spec.registry,
+            max_models=spec.max_models,
+            status=status["status"],
+            reason=ready["reason"],
+            message=ready["message"],
+            filters=tuple(
+                FilterRow(f.index, f.image, None, NOT_SCANNED, None, 0) for f in build_filters(spec)
+            ),
+            images=(),
+            totals=Totals(0, 0, 0, 0),
+            notes=tuple(notes),
+        )
     outcomes = findings.outcomes
     created = set(findings.plan.created)
     first = _first_filter(outcomes)
@@ -379,8 +405,6 @@ def build_report(
         for image in ordered_images(findings.excluded)
         if (key := image_key(image)) not in first
     ]
-    status = result.response.status
-    ready = next(c for c in status["conditions"] if c["type"] == READY_CONDITION)
     return SourceReport(
         name=name,
         registry=spec.registry,
@@ -470,7 +494,7 @@ def _outcome_text(row: FilterRow) -> str:
         return f"error: {row.error}"
     if row.outcome == UNFINISHED:
         return "unfinished: the scan deadline passed (raise AIM_SCAN_DEADLINE_SECONDS)"
-    return OK
+    return row.outcome
 
 
 def render_source(report: SourceReport) -> list[str]:
@@ -570,11 +594,13 @@ def preview_source(
         operator_namespace=operator_namespace,
         explain_exclusions=True,
     )
-    interval = interval_note(source.spec.sync_interval_seconds)
     notes = [
+        *_config_notes(source.spec, objects),
         *secret_notes(source.spec, objects, operator_namespace),
-        *([interval] if interval else []),
     ]
+    interval = interval_note(source.spec.sync_interval_seconds)
+    if interval:
+        notes.append(interval)
     return build_report(source.name, source.spec, result, notes)
 
 
