@@ -371,23 +371,24 @@ def build_report(
     """What the preview shows for one source, from the service's answer to its first sync."""
     status = result.response.status
     ready = next(c for c in status["conditions"] if c["type"] == READY_CONDITION)
+    unscanned = SourceReport(
+        name=name,
+        registry=spec.registry,
+        max_models=spec.max_models,
+        status=status["status"],
+        reason=ready["reason"],
+        message=ready["message"],
+        filters=tuple(
+            FilterRow(f.index, f.image, None, NOT_SCANNED, None, 0) for f in build_filters(spec)
+        ),
+        images=(),
+        totals=Totals(0, 0, 0, 0),
+        notes=tuple(notes),
+    )
     findings = result.findings
     if findings is None:
         # The service answered without scanning (an explicitly named config is missing).
-        return SourceReport(
-            name=name,
-            registry=spec.registry,
-            max_models=spec.max_models,
-            status=status["status"],
-            reason=ready["reason"],
-            message=ready["message"],
-            filters=tuple(
-                FilterRow(f.index, f.image, None, NOT_SCANNED, None, 0) for f in build_filters(spec)
-            ),
-            images=(),
-            totals=Totals(0, 0, 0, 0),
-            notes=tuple(notes),
-        )
+        return unscanned
     outcomes = findings.outcomes
     created = set(findings.plan.created)
     first = _first_filter(outcomes)
@@ -405,13 +406,8 @@ def build_report(
         for image in ordered_images(findings.excluded)
         if (key := image_key(image)) not in first
     ]
-    return SourceReport(
-        name=name,
-        registry=spec.registry,
-        max_models=spec.max_models,
-        status=status["status"],
-        reason=ready["reason"],
-        message=ready["message"],
+    return replace(
+        unscanned,
         filters=tuple(_filter_row(f, o) for f, o in zip(findings.filters, outcomes, strict=True)),
         images=(*images, *excluded),
         totals=Totals(
@@ -420,7 +416,6 @@ def build_report(
             over_limit=findings.plan.not_created,
             excluded=len(excluded),
         ),
-        notes=tuple(notes),
     )
 
 
