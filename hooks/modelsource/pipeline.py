@@ -381,14 +381,15 @@ def scan_filters(
 
 
 def _state(prepared: Prepared, findings: ScanFindings) -> str:
-    """The scan's state, or Pending while no scan has completed and this one only waits (§5).
+    """The scan's state, or Pending while no scan has completed and this one only waits.
 
-    A first scan that every failing registry answered with "retry after" has found nothing
-    wrong yet: the source is Pending until the retry, not Failed.
+    A first scan whose every filter a registry answered with "retry after" completed nothing
+    and found nothing wrong yet: the source is Pending until the retry, not Failed
+    (docs/decisions.md §5). One filter that succeeded makes it a Degraded scan, as usual.
     """
     previous = prepared.request.parent.status.get("status")
     completed_before = previous in (READY, DEGRADED, FAILED)
-    if findings.state in (DEGRADED, FAILED) and findings.rate_limited and not completed_before:
+    if findings.state == FAILED and findings.rate_limited and not completed_before:
         return PENDING
     return findings.state
 

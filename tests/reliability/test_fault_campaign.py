@@ -100,6 +100,10 @@ def check_status(run: CaseRun, fault: Fault) -> None:
     broken = [f for f in run.scenario.filters if f.kind in fault.affects]
     spared = [f for f in run.scenario.filters if f.kind not in fault.affects]
     expected = "Failed" if not spared else "Degraded" if broken else "Ready"
+    if expected == "Failed" and fault.retry_after and run.received == 0:
+        # A first scan (no models, no status yet) that only waits out a Retry-After is Pending
+        # (docs/decisions.md §5).
+        expected = "Pending"
     where = f"{fault.name} / {run.scenario.name} / {run.children}"
     assert status["status"] == expected, (where, status)
     message = condition(status, "Degraded")["message"]
