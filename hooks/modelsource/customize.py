@@ -3,8 +3,11 @@
 Metacontroller sends customize the parent only (no children, no related objects), so the answer
 depends on the parent alone: its pull secrets and its AIMClusterConfig, and the config's pull
 secrets, which the sync (the one hook that sees the config) records by name in
-`status.scan.configPullSecrets`. So a config's new pull secret reaches the scan one sync later:
-that sync records its name, its status write calls customize again, the next sync receives it.
+`status.scan.configPullSecrets`. So a config's new pull secret reaches the scan later: one sync
+records its name, and the next customize call asks for it. Metacontroller caches a customize
+answer per (parent uid, generation) for 20 minutes, so "next" means once that cache expires, or
+at once when the source's spec changes. The alternative, every Secret of the operator namespace
+in every request, would hand the hook credentials it has no business seeing.
 """
 
 from __future__ import annotations
