@@ -39,7 +39,7 @@ from hooks.modelsource.controller import ScanFunction, SyncResult, sync_source
 from hooks.modelsource.customize import customize_source
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
 from hooks.modelsource.naming import model_name
-from hooks.modelsource.plan import FilterOutcome, image_key, ordered_images
+from hooks.modelsource.plan import FilterResult, image_key, ordered_images
 from hooks.modelsource.spec import SourceSpec, SpecError, parse_spec
 from hooks.modelsource.status import FAILED, READY_CONDITION, interval_note
 from hooks.registry.credentials import PULL_SECRET_TYPES
@@ -337,31 +337,31 @@ def unused_secrets(manifests: Manifests) -> list[str]:
 # --- the report ----------------------------------------------------------------------------
 
 
-def _filter_row(image_filter: ImageFilter | FilterError, outcome: FilterOutcome) -> FilterRow:
-    if outcome.error is not None:
+def _filter_row(image_filter: ImageFilter | FilterError, found: FilterResult) -> FilterRow:
+    if found.error is not None:
         state = ERROR
-    elif not outcome.finished:
+    elif not found.finished:
         state = UNFINISHED
     else:
         state = OK
     registry = image_filter.registry if isinstance(image_filter, ImageFilter) else None
     return FilterRow(
-        index=outcome.index,
-        image=outcome.image,
+        index=found.index,
+        image=found.image,
         registry=registry,
         outcome=state,
-        error=outcome.error,
-        matched=len({image_key(image) for image in outcome.images}),
-        warnings=outcome.warnings,
+        error=found.error,
+        matched=len({image_key(image) for image in found.images}),
+        warnings=found.warnings,
     )
 
 
-def _first_filter(outcomes: Sequence[FilterOutcome]) -> dict[tuple[str, str, str], int]:
+def _first_filter(filter_results: Sequence[FilterResult]) -> dict[tuple[str, str, str], int]:
     """The first filter (in filter order) that found each image."""
     first: dict[tuple[str, str, str], int] = {}
-    for outcome in sorted(outcomes, key=lambda o: o.index):
-        for image in outcome.images:
-            first.setdefault(image_key(image), outcome.index)
+    for found in sorted(filter_results, key=lambda r: r.index):
+        for image in found.images:
+            first.setdefault(image_key(image), found.index)
     return first
 
 
@@ -389,11 +389,11 @@ def build_report(
     if findings is None:
         # The service answered without scanning (an explicitly named config is missing).
         return unscanned
-    outcomes = findings.outcomes
+    filter_results = findings.filter_results
     created = set(findings.plan.created)
-    first = _first_filter(outcomes)
+    first = _first_filter(filter_results)
     images: list[ImageRow] = []
-    for image in ordered_images(outcomes):
+    for image in ordered_images(filter_results):
         registry, repository, tag = key = image_key(image)
         model = model_name(*key)
         mark = NEW if model in created else OVER_LIMIT
@@ -408,7 +408,9 @@ def build_report(
     ]
     return replace(
         unscanned,
-        filters=tuple(_filter_row(f, o) for f, o in zip(findings.filters, outcomes, strict=True)),
+        filters=tuple(
+            _filter_row(f, o) for f, o in zip(findings.filters, filter_results, strict=True)
+        ),
         images=(*images, *excluded),
         totals=Totals(
             matched=findings.plan.available,

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from hooks.modelsource.filters import FilterError, ImageFilter
-from hooks.modelsource.plan import FilterOutcome
+from hooks.modelsource.plan import FilterResult
 from hooks.modelsource.schedule import FilterProgress, ScanProgress
 from hooks.reference import ImageRef
 from hooks.registry.targets import ScanTarget, TargetResult
@@ -40,25 +40,25 @@ def scan_target(image_filter: ImageFilter, progress: ScanProgress | None) -> Sca
     )
 
 
-def filter_outcomes(
+def merge_results(
     filters: Sequence[ImageFilter | FilterError],
     progress: ScanProgress | None,
     results: Mapping[int, TargetResult],
-) -> list[FilterOutcome]:
-    """One outcome per filter: a spec error, an earlier call's verdict, or this call's result."""
-    outcomes = []
+) -> list[FilterResult]:
+    """One result per filter: a spec error, an earlier call's verdict, or this call's result."""
+    filter_results = []
     for f in filters:
         if isinstance(f, FilterError):
-            outcomes.append(FilterOutcome(f.index, f.image, error=f.message))
+            filter_results.append(FilterResult(f.index, f.image, error=f.message))
             continue
         result = results.get(f.index)
         earlier = progress.filter(f.index) if progress else None
         earlier_error = earlier.error if earlier else None
         if result is None:
-            outcomes.append(FilterOutcome(f.index, f.image, error=earlier_error))
+            filter_results.append(FilterResult(f.index, f.image, error=earlier_error))
             continue
-        outcomes.append(
-            FilterOutcome(
+        filter_results.append(
+            FilterResult(
                 f.index,
                 f.image,
                 images=result.images,
@@ -67,7 +67,7 @@ def filter_outcomes(
                 warnings=result.warnings,
             )
         )
-    return outcomes
+    return filter_results
 
 
 # A filter's errors over the calls of a continued scan are kept up to this many characters, so
@@ -96,7 +96,7 @@ def next_progress(
     now: datetime,
     current: str,
     progress: ScanProgress | None,
-    outcomes: Sequence[FilterOutcome],
+    filter_results: Sequence[FilterResult],
     results: Mapping[int, TargetResult],
     available: int,
     not_created: int,
@@ -106,10 +106,10 @@ def next_progress(
     A call that found nothing new and moved no cursor would loop forever: its unfinished
     filters are then settled as errors (`settle`) instead.
     """
-    unfinished = [o for o in outcomes if not o.finished]
+    unfinished = [o for o in filter_results if not o.finished]
     if not unfinished:
         return None
-    advanced = any(o.images for o in outcomes) or any(
+    advanced = any(o.images for o in filter_results) or any(
         results[o.index].resume_after != _resume_of(progress, o.index) for o in unfinished
     )
     if not advanced and progress is not None:
@@ -121,7 +121,7 @@ def next_progress(
             resume_after=results[o.index].resume_after if o.index in results else None,
             error=o.error,
         )
-        for o in outcomes
+        for o in filter_results
     )
     return ScanProgress(
         started=progress.started if progress else now,
@@ -171,11 +171,11 @@ NO_PROGRESS = "the scan did not finish within its deadline and made no progress;
 
 
 def settle(
-    outcome: FilterOutcome, result: TargetResult | None, reason: str = NO_PROGRESS
-) -> FilterOutcome:
+    filter_result: FilterResult, result: TargetResult | None, reason: str = NO_PROGRESS
+) -> FilterResult:
     """An unfinished filter that cannot continue becomes that filter's error."""
-    if outcome.finished:
-        return outcome
+    if filter_result.finished:
+        return filter_result
     if result is not None and result.error:
         reason = result.error
-    return replace(outcome, error=reason, finished=True)
+    return replace(filter_result, error=reason, finished=True)

@@ -21,13 +21,13 @@ from hooks.conditions import Condition, format_time
 from hooks.metacontroller import CONFIG_GROUP, MODEL_GROUP, SECRET_GROUP, SyncRequest, SyncResponse
 from hooks.modelsource.continuation import (
     counted_earlier,
-    filter_outcomes,
+    merge_results,
     next_progress,
     scan_target,
     settle,
 )
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
-from hooks.modelsource.plan import ChildTemplate, FilterOutcome, Plan, kept_child, plan_models
+from hooks.modelsource.plan import ChildTemplate, FilterResult, Plan, kept_child, plan_models
 from hooks.modelsource.schedule import (
     MAX_CONFIG_PULL_SECRETS,
     ScanProgress,
@@ -94,8 +94,8 @@ class ScanFindings:
     """
 
     filters: list[ImageFilter | FilterError]
-    outcomes: list[FilterOutcome]
-    excluded: list[FilterOutcome]
+    filter_results: list[FilterResult]
+    excluded: list[FilterResult]
     plan: Plan
     state: str
     progress: ScanProgress | None
@@ -338,12 +338,12 @@ def scan_filters(
     found = scan([*targets, *extra], prepared.related.keychain) if targets else []
     results = {r.key: r for r in found if r.key >= 0}
     excluded = [
-        FilterOutcome(f.index, f.image, images=r.images)
+        FilterResult(f.index, f.image, images=r.images)
         for f in runnable
         for r in found
         if r.key == _excluded_key(f.index)
     ]
-    outcomes = filter_outcomes(filters, progress, results)
+    filter_results = merge_results(filters, progress, results)
 
     template = ChildTemplate(
         prepared.request.parent.name, spec.image_pull_secrets, spec.config_name
@@ -351,27 +351,27 @@ def scan_filters(
     plan = plan_models(
         template,
         spec.max_models,
-        outcomes,
+        filter_results,
         prepared.existing,
         counted_earlier(runnable, progress),
     )
     available = plan.available + (progress.available if progress else 0)
     not_created = plan.not_created + (progress.not_created if progress else 0)
     following = next_progress(
-        now, prepared.related.fingerprint, progress, outcomes, results, available, not_created
+        now, prepared.related.fingerprint, progress, filter_results, results, available, not_created
     )
     if prepared.pruned:
         following = None
-        outcomes = [settle(o, results.get(o.index), PRUNED_REASON) for o in outcomes]
+        filter_results = [settle(o, results.get(o.index), PRUNED_REASON) for o in filter_results]
     elif following is None:
-        outcomes = [settle(o, results.get(o.index)) for o in outcomes]
-    failed = [o for o in outcomes if o.error is not None]
+        filter_results = [settle(o, results.get(o.index)) for o in filter_results]
+    failed = [o for o in filter_results if o.error is not None]
     return ScanFindings(
         filters=filters,
-        outcomes=outcomes,
+        filter_results=filter_results,
         excluded=excluded,
         plan=replace(plan, available=available, not_created=not_created),
-        state=PROGRESSING if following is not None else scan_state(outcomes),
+        state=PROGRESSING if following is not None else scan_state(filter_results),
         progress=following,
         retry_after=max((r.retry_after for r in results.values() if r.retry_after), default=None),
         # Every failure is a registry's "come back later": nothing is known to be wrong yet.
@@ -415,7 +415,8 @@ def answer(prepared: Prepared, findings: ScanFindings, now: datetime) -> SyncRes
     )
     conditions = [
         *with_note(
-            scan_conditions(findings.outcomes, plan), interval_note(spec.sync_interval_seconds)
+            scan_conditions(findings.filter_results, plan),
+            interval_note(spec.sync_interval_seconds),
         ),
         limit_condition(len(plan.children), plan.not_created, spec.max_models),
         *related.config_conditions,

@@ -32,7 +32,7 @@ MAX_LABEL_VALUE = 63
 
 
 @dataclass(frozen=True, slots=True)
-class FilterOutcome:
+class FilterResult:
     """What one filter found in this scan: its images, or its error, and whether it finished."""
 
     index: int
@@ -72,7 +72,7 @@ def image_key(image: ImageRef) -> tuple[str, str, str]:
     return (image.registry, image.repository, image.digest or image.tag or "")
 
 
-def ordered_images(outcomes: Sequence[FilterOutcome]) -> list[ImageRef]:
+def ordered_images(outcomes: Sequence[FilterResult]) -> list[ImageRef]:
     """Distinct images in creation order: filter order, repository, newest version first."""
     seen: set[tuple[str, str, str]] = set()
     ordered: list[ImageRef] = []
@@ -184,7 +184,7 @@ def _never(_: ImageRef) -> bool:
 def plan_models(
     template: ChildTemplate,
     max_models: int,
-    outcomes: Sequence[FilterOutcome],
+    outcomes: Sequence[FilterResult],
     existing: Mapping[str, Mapping[str, Any]],
     counted_before: Callable[[ImageRef], bool] = _never,
 ) -> Plan:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from hooks.conditions import Condition, carried_time, render_conditions
-from hooks.modelsource.plan import FilterOutcome, Plan
+from hooks.modelsource.plan import FilterResult, Plan
 
 PENDING = "Pending"
 PROGRESSING = "Progressing"
@@ -55,44 +55,44 @@ SECRETS_LOADED = "SecretsLoaded"
 SECRET_PROBLEMS = "SecretProblems"
 
 
-def filter_errors(outcomes: Sequence[FilterOutcome]) -> list[str]:
+def filter_errors(filter_results: Sequence[FilterResult]) -> list[str]:
     """`filter "{image}": {error}` for each failed filter, in filter order."""
     return [
         f'filter "{o.image}": {o.error}'
-        for o in sorted(outcomes, key=lambda o: o.index)
+        for o in sorted(filter_results, key=lambda o: o.index)
         if o.error is not None
     ]
 
 
-def filter_warnings(outcomes: Sequence[FilterOutcome]) -> str:
+def filter_warnings(filter_results: Sequence[FilterResult]) -> str:
     """Truncation and similar notes, `; filter "{image}": {warning}`, so they are never hidden."""
     notes = [
         f'filter "{o.image}": {w}'
-        for o in sorted(outcomes, key=lambda o: o.index)
+        for o in sorted(filter_results, key=lambda o: o.index)
         for w in o.warnings
     ]
     return "".join(f"; {note}" for note in notes)
 
 
-def scan_state(outcomes: Sequence[FilterOutcome]) -> str:
+def scan_state(filter_results: Sequence[FilterResult]) -> str:
     """Ready, Degraded or Failed from the filters' errors; Progressing while some did not finish."""
-    if any(not o.finished for o in outcomes):
+    if any(not o.finished for o in filter_results):
         return PROGRESSING
-    failed = sum(1 for o in outcomes if o.error is not None)
-    if outcomes and failed == len(outcomes):
+    failed = sum(1 for o in filter_results if o.error is not None)
+    if filter_results and failed == len(filter_results):
         return FAILED
     return DEGRADED if failed else READY
 
 
-def scan_conditions(outcomes: Sequence[FilterOutcome], plan: Plan) -> list[Condition]:
+def scan_conditions(filter_results: Sequence[FilterResult], plan: Plan) -> list[Condition]:
     """Ready and Degraded after a scan, with the Go implementation's reasons and message shapes."""
-    total = len(outcomes)
-    errors = filter_errors(outcomes)
+    total = len(filter_results)
+    errors = filter_errors(filter_results)
     failed = len(errors)
     error_list = "; ".join(errors)
-    warnings = filter_warnings(outcomes)
-    if any(not o.finished for o in outcomes):
-        finished = sum(1 for o in outcomes if o.finished)
+    warnings = filter_warnings(filter_results)
+    if any(not o.finished for o in filter_results):
+        finished = sum(1 for o in filter_results if o.finished)
         ready = Condition(
             READY_CONDITION,
             "False",

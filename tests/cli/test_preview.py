@@ -22,7 +22,7 @@ import yaml
 
 from hooks.__main__ import main
 from hooks.modelsource.naming import model_name
-from hooks.modelsource.plan import FilterOutcome
+from hooks.modelsource.plan import FilterResult
 from hooks.modelsource.spec import parse_spec
 from hooks.preview import (
     SourceManifest,
@@ -456,8 +456,8 @@ def image(repository: str, tag: str) -> ImageRef:
 
 def report_for(
     spec: dict[str, Any],
-    outcomes: list[FilterOutcome],
-    excluded: list[FilterOutcome] | None = None,
+    outcomes: list[FilterResult],
+    excluded: list[FilterResult] | None = None,
     notes: tuple[str, ...] = (),
 ) -> SourceReport:
     """The report of the service's pipeline, given a scan function that finds these images."""
@@ -486,10 +486,10 @@ def test_an_image_another_filter_matches_is_not_shown_as_excluded() -> None:
     report = report_for(
         {"filters": [{"image": "a/*", "exclude": ["a/base"]}, {"image": "a/base"}]},
         [
-            FilterOutcome(0, "a/*", images=(image("a/x", "1.0.0"),)),
-            FilterOutcome(1, "a/base", images=(image("a/base", "1.0.0"),)),
+            FilterResult(0, "a/*", images=(image("a/x", "1.0.0"),)),
+            FilterResult(1, "a/base", images=(image("a/base", "1.0.0"),)),
         ],
-        [FilterOutcome(0, "a/*", images=(image("a/base", "1.0.0"), image("a/base", "0.1.0")))],
+        [FilterResult(0, "a/*", images=(image("a/base", "1.0.0"), image("a/base", "0.1.0")))],
     )
 
     assert [(row.image, row.mark, row.filter) for row in report.images] == [
@@ -505,7 +505,7 @@ def test_a_scan_cut_by_its_deadline_shows_the_filter_unfinished_and_the_source_p
 ):
     report = report_for(
         {"filters": [{"image": "a/*"}]},
-        [FilterOutcome(0, "a/*", images=(image("a/x", "1.0.0"),), finished=False)],
+        [FilterResult(0, "a/*", images=(image("a/x", "1.0.0"),), finished=False)],
     )
 
     assert report.filters[0].outcome == "unfinished"
@@ -518,8 +518,8 @@ def test_a_filter_that_cannot_run_shows_its_error_without_a_registry() -> None:
     report = report_for(
         {"filters": [{"image": "a/*", "versions": [">=banana"]}, {"image": "a/y"}]},
         [
-            FilterOutcome(0, "a/*", error='versions: invalid constraint ">=banana"'),
-            FilterOutcome(1, "a/y"),
+            FilterResult(0, "a/*", error='versions: invalid constraint ">=banana"'),
+            FilterResult(1, "a/y"),
         ],
     )
 
@@ -534,7 +534,7 @@ def test_a_filter_that_cannot_run_shows_its_error_without_a_registry() -> None:
 def test_table_columns_line_up_whatever_the_cell_widths() -> None:
     images = (image("a/x", "1.0.0"), image("a/much-longer", "10.20.30"))
     report = report_for(
-        {"filters": [{"image": "a/*"}]}, [FilterOutcome(0, "a/*", images=images)], notes=("a note",)
+        {"filters": [{"image": "a/*"}]}, [FilterResult(0, "a/*", images=images)], notes=("a note",)
     )
 
     lines = render_table([report]).splitlines()
@@ -557,7 +557,7 @@ def test_table_columns_line_up_whatever_the_cell_widths() -> None:
 def test_json_and_yaml_hold_the_same_document_with_keys_in_a_fixed_order() -> None:
     report = report_for(
         {"maxModels": 1, "filters": [{"image": "a/*"}]},
-        [FilterOutcome(0, "a/*", images=(image("a/x", "1.0.0"), image("a/x", "2.0.0")))],
+        [FilterResult(0, "a/*", images=(image("a/x", "1.0.0"), image("a/x", "2.0.0")))],
     )
 
     document = report_document([report])

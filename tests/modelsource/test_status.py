@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hooks.conditions import Condition, format_time
-from hooks.modelsource.plan import ChildTemplate, FilterOutcome, Plan, plan_models
+from hooks.modelsource.plan import ChildTemplate, FilterResult, Plan, plan_models
 from hooks.modelsource.schedule import (
     FilterProgress,
     ScanProgress,
@@ -38,13 +38,13 @@ LATER = NOW + timedelta(hours=1)
 CRD = Path(__file__).resolve().parents[2] / "crds" / "aimclustermodelsources.yaml"
 
 
-def ok(index: int, image: str, *tags: str, **kwargs: Any) -> FilterOutcome:
+def ok(index: int, image: str, *tags: str, **kwargs: Any) -> FilterResult:
     found = tuple(ImageRef("docker.io", image, tag) for tag in tags)
-    return FilterOutcome(index, image, images=found, **kwargs)
+    return FilterResult(index, image, images=found, **kwargs)
 
 
-def failed(index: int, image: str, error: str, **kwargs: Any) -> FilterOutcome:
-    return FilterOutcome(index, image, error=error, **kwargs)
+def failed(index: int, image: str, error: str, **kwargs: Any) -> FilterResult:
+    return FilterResult(index, image, error=error, **kwargs)
 
 
 def long_image(index: int) -> str:
@@ -321,7 +321,7 @@ def test_hundred_failing_long_filters_fit_the_condition_message_limit():
 
 
 def source_status(
-    outcomes: list[FilterOutcome], existing: dict[str, Any], *, max_models: int = 100
+    outcomes: list[FilterResult], existing: dict[str, Any], *, max_models: int = 100
 ) -> dict[str, Any]:
     """A status built from the core's pieces the way the controller builds it."""
     plan = plan_models(ChildTemplate("silogen-models", ("pull",)), max_models, outcomes, existing)
