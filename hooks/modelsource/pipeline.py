@@ -53,6 +53,7 @@ from hooks.modelsource.status import (
     READY,
     SourceStatus,
     carried_available,
+    carried_count,
     carried_last_sync,
     config_condition,
     config_missing_conditions,
@@ -253,21 +254,24 @@ def prepare(request: SyncRequest, now: datetime, operator_namespace: str) -> Pre
         return not_scanned(request, existing, now, conditions, CONFIG_MISSING)
     interval = spec.sync_interval_seconds
     rebuilt = record_from_status(parent.status, related.fingerprint, parent.generation, interval)
-    recreate = recreate_at(rebuilt or record, len(existing), interval)
-    recreating = recreate is not None and now >= recreate
-    if not recreating and not scan_due(rebuilt or record, related.fingerprint, now):
-        return kept_answer(
-            request, existing, resync_after(rebuilt or record, now, recreate), NOT_DUE
-        )
+    known = rebuilt or record
+    if known.answered is None:
+        # A status written before `answeredModels` existed: its count is the best known.
+        known = replace(known, answered=carried_count(parent.status, "discoveredModels"))
+    due = scan_due(known, related.fingerprint, now)
+    recreate = recreate_at(known, len(existing), interval)
+    recreating = not due and recreate is not None and now >= recreate
+    if not due and not recreating:
+        return kept_answer(request, existing, resync_after(known, now, recreate), NOT_DUE)
     progress = None if rebuilt else continuing(record, related.fingerprint)
     return Prepared(
         request,
         spec,
         related,
-        rebuilt or record,
+        known,
         existing,
         progress,
-        recreating=recreating and not scan_due(rebuilt or record, related.fingerprint, now),
+        recreating=recreating,
         pruned=rebuilt is not None,
     )
 

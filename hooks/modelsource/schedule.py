@@ -186,7 +186,6 @@ def record_from_status(
         fingerprint=current if generation is not None and observed == generation else None,
         last_attempt=last_sync,
         next_scan=next_scan,
-        answered=_count(status.get("discoveredModels")),
     )
 
 

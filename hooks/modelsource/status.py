@@ -312,13 +312,18 @@ def render_status(
     return out
 
 
-def carried_available(previous: Mapping[str, Any]) -> int:
-    """`availableModels` of the received status, when the CRD would accept it back."""
-    available = previous.get("availableModels")
+def carried_count(previous: Mapping[str, Any], field: str) -> int | None:
+    """A count of the received status, when the CRD would accept it back."""
+    count = previous.get(field)
     # The CRD wants a non-negative integer; JSON `true` is an int to Python, not to it.
-    if isinstance(available, int) and not isinstance(available, bool) and available >= 0:
-        return available
-    return 0
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+        return count
+    return None
+
+
+def carried_available(previous: Mapping[str, Any]) -> int:
+    """`availableModels` of the received status, or 0."""
+    return carried_count(previous, "availableModels") or 0
 
 
 def carried_last_sync(previous: Mapping[str, Any]) -> str | None:

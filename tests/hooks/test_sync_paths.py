@@ -169,3 +169,19 @@ def test_when_max_models_bites_the_ready_message_counts_images_not_models(
         "Successfully discovered 3 matching image(s) from 1 filter(s); 1 not created as models "
         "because of maxModels",
     )
+
+
+def test_a_model_deleted_under_a_status_from_before_answered_models_is_recreated_too(
+    hook: HookClient, hooks_env: HookEnv
+) -> None:
+    controller = emulate(hook, {"filters": [{"image": "amdenterpriseai/aim-llama3"}]}, [])
+    controller.run()
+    del controller.parent["status"]["scan"]["answeredModels"]
+    controller.delete_child(sorted(controller.children)[0])
+    calls = hooks_env.registry_calls()
+    hooks_env.clock.advance(1800)
+
+    controller.run()
+
+    assert hooks_env.registry_calls() > calls
+    assert len(controller.children) == controller.status["discoveredModels"] == 3
