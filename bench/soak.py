@@ -214,7 +214,7 @@ class Load:
             parent = wire.source(f"c-{self.serial}", SCANNING_SPECS[0])
             return kind, "/customize/modelsource", wire.customize_request(parent)
         config = wire.config("default", {"imagePullSecrets": [{"name": SECRET}]})
-        related = wire.related([wire.SECRET_KEY, wire.STORAGE_CLASS_KEY], [_secret()])
+        related = wire.related([wire.SECRET_GROUP, wire.STORAGE_CLASS_GROUP], [_secret()])
         return kind, "/sync/config", wire.config_sync_request(config, related)
 
 
@@ -224,7 +224,7 @@ def _check(kind: str, request: dict[str, Any], response: httpx.Response) -> tupl
         return f"HTTP {response.status_code}: {response.text[:200]}", 0
     if kind == "customize":
         return None, 0
-    sent = set((request.get("children") or {}).get(wire.MODEL_KEY) or {})
+    sent = set((request.get("children") or {}).get(wire.MODEL_GROUP) or {})
     returned = {child["metadata"]["name"] for child in response.json()["children"]}
     dropped = len(sent - returned)
     return (f"{dropped} children dropped" if dropped else None), dropped
@@ -246,7 +246,7 @@ def run_clients(url: str, load: Load, clients: int, seconds: float, tally: Tally
                     tally.record(kind, f"{type(error).__name__}: {error}")
                     continue
                 error, dropped = _check(kind, request, response)
-                sent = len((request.get("children") or {}).get(wire.MODEL_KEY) or {})
+                sent = len((request.get("children") or {}).get(wire.MODEL_GROUP) or {})
                 tally.record(kind, error, sent, dropped)
 
     threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]

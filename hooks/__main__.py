@@ -93,7 +93,8 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FILE",
-        help="a manifest with pull Secrets (data or stringData); may be repeated",
+        help="a manifest with pull Secrets (data or stringData) and AIMClusterConfigs; may be "
+        "repeated",
     )
     dry.add_argument(
         "--output",
@@ -107,6 +108,12 @@ def parser() -> argparse.ArgumentParser:
         type=_max_models,
         metavar="N",
         help=f"use N (1-{MAX_MODELS_LIMIT}) instead of spec.maxModels",
+    )
+    dry.add_argument(
+        "--emit-request",
+        action="store_true",
+        help="print the sync request the service would receive (one JSON line per source), "
+        "for `python -m hooks replay`, instead of scanning",
     )
 
     migrate = commands.add_parser(
@@ -165,6 +172,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
             secret_files=args.secret,
             output=args.output,
             max_models=args.max_models,
+            emit_request=args.emit_request,
             env=env,
             out=sys.stdout,
             err=sys.stderr,

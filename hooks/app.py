@@ -42,7 +42,8 @@ from hooks.metacontroller import (
     parse_namespaced_sync_request,
     parse_sync_request,
 )
-from hooks.modelsource.controller import ScanFunction, customize_source, sync_source
+from hooks.modelsource.controller import ScanFunction, sync_source
+from hooks.modelsource.customize import customize_source
 from hooks.namespaced.tenancy import customize_namespaced_source
 from hooks.registry.scanner import scan_registries
 from hooks.settings import Settings, settings_from_env

@@ -16,6 +16,12 @@ from hooks.objects import is_object
 
 ObjectMap = Mapping[str, Mapping[str, Any]]
 
+# Group keys (`Kind.group/version`) of the children and related objects these controllers use.
+MODEL_GROUP = "AIMClusterModel.aim.silogen.ai/v1alpha1"
+CONFIG_GROUP = "AIMClusterConfig.aim.silogen.ai/v1alpha1"
+SECRET_GROUP = "Secret.v1"
+STORAGE_CLASS_GROUP = "StorageClass.storage.k8s.io/v1"
+
 
 class RequestError(ValueError):
     """The body is not a request Metacontroller would send; the web layer answers 400."""
@@ -35,6 +41,8 @@ class Parent:
     status: Mapping[str, Any]
     api_version: str
     kind: str
+    # metadata.deletionTimestamp is set: the parent is being deleted.
+    deleting: bool = False
     namespace: str = ""
 
     @property
@@ -173,6 +181,7 @@ def _parent(value: object) -> Parent:
         api_version=str(parent.get("apiVersion") or ""),
         kind=str(parent.get("kind") or ""),
         namespace=namespace if isinstance(namespace, str) else "",
+        deleting=bool(metadata.get("deletionTimestamp")),
     )
 
 

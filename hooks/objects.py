@@ -6,8 +6,19 @@ they read only what is well formed and skip the rest instead of failing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
+
+# A Secret's name is a DNS subdomain (RFC 1123).
+_SECRET_NAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*", re.ASCII
+)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a Secret can have this name (a DNS subdomain)."""
+    return _SECRET_NAME.fullmatch(name) is not None
 
 
 def is_object(value: object) -> TypeGuard[Mapping[str, Any]]:

@@ -1,20 +1,21 @@
 """`python -m hooks preview`: what a source would create, from a manifest file, without a cluster.
 
-A dry run for a person about to apply an AIMClusterModelSource: it scans the registries with the
-service's own code (the same settings from the environment, the same filters, scanner, plan and
-status) and shows, per filter, what it found or why it failed; per image, the model that would be
-created; and the status the source would get. No cluster is involved, so the cluster is taken to
-hold no models yet: every matching image within `maxModels` is `new`, the rest `over limit`.
-Images that a wildcard filter's `exclude` removes are listed too, marked `excluded`: the same
-scan finds them for the price of their repositories' tag lists. One scan is made, as in one sync;
-filters it could not finish before AIM_SCAN_DEADLINE_SECONDS are shown as unfinished.
-
-Pull secrets are Secret objects in the source's file or in `--secret` files, found by the names
-in `spec.imagePullSecrets`, exactly as the service finds them in the operator namespace.
+A dry run for a person about to apply an AIMClusterModelSource. It builds the sync request the
+service would receive for the source (its customize hook's rules applied to the Secrets and
+AIMClusterConfigs of the files, as Metacontroller applies them to the cluster's objects) and runs
+the service's own pipeline on it (`controller.sync_source`): the same settings from the
+environment, the same secret resolution (a Secret outside the operator namespace is not found),
+filters, scanner, plan and status. It shows, per filter, what it found or why it failed; per
+image, the model that would be created; and the status the source would get. No cluster is
+involved, so the cluster is taken to hold no models yet: every matching image within `maxModels`
+is `new`, the rest `over limit`. Images that a wildcard filter's `exclude` removes are listed too,
+marked `excluded`: the same scan finds them for the price of their repositories' tag lists. One
+scan is made, as in one sync; filters it could not finish before AIM_SCAN_DEADLINE_SECONDS are
+shown as unfinished. `--emit-request` prints the request instead, for `python -m hooks replay`.
 
 Reading the files and scanning happen at the edge (`preview`); everything between is plain data:
-`scan_source` takes the scan function, `build_report` is pure, and the renderers turn reports
-into text.
+`sync_request` builds the request, `build_report` is pure, and the renderers turn reports into
+text.
 """
 
 from __future__ import annotations
@@ -26,31 +27,34 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
-from hooks.modelsource.controller import ScanFunction, filter_outcomes, scan_target
+from hooks.metacontroller import MODEL_GROUP, CustomizeRequest, RelatedRule, parse_sync_request
+from hooks.modelsource.controller import ScanFunction, SyncResult, sync_source
+from hooks.modelsource.customize import customize_source
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
 from hooks.modelsource.naming import model_name
-from hooks.modelsource.plan import (
-    ChildTemplate,
-    FilterOutcome,
-    image_key,
-    ordered_images,
-    plan_models,
-)
+from hooks.modelsource.plan import FilterResult, image_key, ordered_images
 from hooks.modelsource.spec import SourceSpec, SpecError, parse_spec
-from hooks.modelsource.status import FAILED, scan_conditions, scan_state
-from hooks.registry.credentials import DOCKERCONFIGJSON, Keychain, keychain_from_secrets
+from hooks.modelsource.status import FAILED, READY_CONDITION, interval_note
+from hooks.registry.credentials import PULL_SECRET_TYPES
 from hooks.registry.scanner import scan_registries
-from hooks.registry.targets import ScanTarget
 from hooks.settings import SettingsError, settings_from_env
 
 KIND = "AIMClusterModelSource"
 OUTPUTS = ("table", "json", "yaml")
+# The controller Metacontroller names in every request (metacontroller/modelsource-controller.yaml).
+CONTROLLER = "aim-clustermodelsource-controller"
+# The kinds a customize rule can name, by (apiVersion, resource).
+_KINDS = {
+    ("v1", "secrets"): "Secret",
+    ("aim.silogen.ai/v1alpha1", "aimclusterconfigs"): "AIMClusterConfig",
+}
 
 EXIT_OK = 0
 # Every filter of some source failed (status Failed): a script can stop before applying it.
@@ -64,6 +68,7 @@ EXCLUDED = "excluded"
 OK = "ok"
 ERROR = "error"
 UNFINISHED = "unfinished"
+NOT_SCANNED = "not scanned"
 
 
 class PreviewInputError(ValueError):
@@ -72,31 +77,20 @@ class PreviewInputError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SourceManifest:
-    """One AIMClusterModelSource of the input, its spec parsed."""
+    """One AIMClusterModelSource of the input: the object as written, and its spec parsed."""
 
     name: str
     spec: SourceSpec
+    document: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class Manifests:
-    """What the input files hold: the sources, and the Secrets by name (`data` base64)."""
+    """What the input files hold: the sources, and the objects they may relate (Secrets with
+    `data` base64, AIMClusterConfigs)."""
 
     sources: list[SourceManifest]
-    secrets: dict[str, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class ScanFindings:
-    """One source's scan: its filters, what each found, and what each one's exclusions removed.
-
-    `excluded` holds, for each wildcard filter with exclusions, the images of the repositories
-    its pattern matches but its exclusions remove (best effort: their errors are not reported).
-    """
-
-    filters: list[ImageFilter | FilterError]
-    outcomes: list[FilterOutcome]
-    excluded: list[FilterOutcome]
+    related: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +193,14 @@ def secret_object(document: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in document.items() if k != "stringData"}, "data": merged}
 
 
-def _name_of(document: Mapping[str, Any]) -> str | None:
+def _metadata(document: Mapping[str, Any], field: str) -> str | None:
     metadata = document.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
-    return name if isinstance(name, str) and name else None
+    value = metadata.get(field) if isinstance(metadata, Mapping) else None
+    return value if isinstance(value, str) and value else None
 
 
 def read_manifests(source_file: Path, secret_files: Sequence[Path]) -> Manifests:
-    """The sources of `source_file` and the Secrets of all files (later files win on a name).
+    """The sources of `source_file`, and the Secrets and AIMClusterConfigs of all files.
 
     Raises PreviewInputError for an unreadable file, a file without a source, or an invalid
     spec (the message names the field, as the service's status would).
@@ -216,37 +210,116 @@ def read_manifests(source_file: Path, secret_files: Sequence[Path]) -> Manifests
     for document in documents:
         if not isinstance(document, Mapping) or document.get("kind") != KIND:
             continue
-        name = _name_of(document) or "(unnamed)"
+        name = _metadata(document, "name") or "(unnamed)"
         try:
             spec = parse_spec(document.get("spec"))
         except SpecError as error:
             raise PreviewInputError(f'{source_file}: {KIND} "{name}": {error}') from None
-        sources.append(SourceManifest(name, spec))
+        sources.append(SourceManifest(name, spec, document))
     if not sources:
         raise PreviewInputError(f"{source_file} holds no {KIND}")
-    secrets: dict[str, dict[str, Any]] = {}
+    related: list[dict[str, Any]] = []
     for document in [*documents, *(d for path in secret_files for d in load_documents(path))]:
-        if isinstance(document, Mapping) and document.get("kind") == "Secret":
-            secret_name = _name_of(document)
-            if secret_name is not None:
-                secrets[secret_name] = secret_object(document)
-    return Manifests(sources, secrets)
+        if not isinstance(document, Mapping) or _metadata(document, "name") is None:
+            continue
+        if document.get("kind") == "Secret":
+            related.append(secret_object(document))
+        elif document.get("kind") in _KINDS.values():
+            related.append(dict(document))
+    return Manifests(sources, related)
 
 
-def pull_secrets(
-    spec: SourceSpec, secrets: Mapping[str, Mapping[str, Any]]
-) -> tuple[Keychain, list[str]]:
-    """The keychain of a source's pull secrets, and a note per secret that cannot be used."""
-    found = [(name, secrets[name]) for name in spec.image_pull_secrets if name in secrets]
-    keychain, problems = keychain_from_secrets(found)
-    notes = [
-        f'pull secret "{name}" is in none of the files; scanning without it (add it with '
-        "--secret FILE)"
-        for name in spec.image_pull_secrets
-        if name not in secrets
-    ]
-    notes += [f"{problem} (scanning without it)" for problem in problems]
-    return keychain, notes
+# --- the request the service would receive -------------------------------------------------
+
+
+def _selected(rule: RelatedRule, document: Mapping[str, Any]) -> bool:
+    """Whether Metacontroller would relate this object by this rule (kind, names, namespace)."""
+    return (
+        document.get("kind") == _KINDS.get((rule.api_version, rule.resource))
+        and _metadata(document, "name") in rule.names
+        and (rule.namespace is None or _metadata(document, "namespace") == rule.namespace)
+    )
+
+
+def sync_request(
+    source: SourceManifest, objects: Sequence[Mapping[str, Any]], operator_namespace: str
+) -> dict[str, Any]:
+    """The first sync request Metacontroller would send for the source (v2 keys, no children).
+
+    The related objects are those the service's customize hook asks for, selected as
+    Metacontroller selects them: by kind, name and (for Secrets) the operator namespace. A later
+    object of the same key wins, as a later `kubectl apply` would.
+    """
+    metadata = source.document.get("metadata")
+    parent = {
+        **source.document,
+        "metadata": {
+            **(metadata if isinstance(metadata, Mapping) else {}),
+            "name": source.name,
+            "uid": f"preview-{source.name}",
+            "generation": 1,
+        },
+    }
+    rules = customize_source(
+        CustomizeRequest(CONTROLLER, parse_sync_request({"parent": parent}).parent),
+        operator_namespace,
+    ).rules
+    related: dict[str, dict[str, Any]] = {}
+    for rule in rules:
+        group = related.setdefault(
+            f"{_KINDS[(rule.api_version, rule.resource)]}.{rule.api_version}", {}
+        )
+        for document in objects:
+            if _selected(rule, document):
+                namespace = _metadata(document, "namespace")
+                name = str(_metadata(document, "name"))
+                group[f"{namespace}/{name}" if namespace else name] = dict(document)
+    return {
+        "controller": {
+            "apiVersion": "metacontroller.k8s.io/v1alpha1",
+            "kind": "CompositeController",
+            "metadata": {"name": CONTROLLER},
+        },
+        "parent": parent,
+        "children": {MODEL_GROUP: {}},
+        "related": related,
+        "finalizing": False,
+    }
+
+
+def secret_notes(
+    spec: SourceSpec, objects: Sequence[Mapping[str, Any]], operator_namespace: str
+) -> list[str]:
+    """Why a pull secret the source names was not related, when the files explain it.
+
+    The status already says "not found in namespace ..."; this says where the Secret is instead.
+    """
+    notes = []
+    for name in spec.image_pull_secrets:
+        secrets = [d for d in objects if d.get("kind") == "Secret" and _metadata(d, "name") == name]
+        if not secrets:
+            notes.append(
+                f'pull secret "{name}" is in none of the files; scanning without it (add it '
+                "with --secret FILE)"
+            )
+        elif not any(_metadata(d, "namespace") == operator_namespace for d in secrets):
+            where = sorted({_metadata(d, "namespace") or "(none)" for d in secrets})
+            notes.append(
+                f'pull secret "{name}" is in namespace {", ".join(where)}, not in the operator '
+                f"namespace {operator_namespace} where the service reads pull secrets; scanning "
+                "without it (set its metadata.namespace)"
+            )
+    return notes
+
+
+def _config_notes(spec: SourceSpec, objects: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A note when the config the source names explicitly is not in the files."""
+    name = spec.config_name
+    if name is None or any(
+        d.get("kind") == "AIMClusterConfig" and _metadata(d, "name") == name for d in objects
+    ):
+        return []
+    return [f'AIMClusterConfig "{name}" is in none of the files (add it with --secret FILE)']
 
 
 def unused_secrets(manifests: Manifests) -> list[str]:
@@ -254,102 +327,77 @@ def unused_secrets(manifests: Manifests) -> list[str]:
     named = {name for source in manifests.sources for name in source.spec.image_pull_secrets}
     return [
         f'Secret "{name}" is not named in spec.imagePullSecrets; not used'
-        for name, secret in sorted(manifests.secrets.items())
-        if name not in named and secret.get("type") == DOCKERCONFIGJSON
-    ]
-
-
-# --- scanning ------------------------------------------------------------------------------
-
-
-def _excluded_key(index: int) -> int:
-    """The scan key of a filter's excluded images: negative, so never a filter's own key."""
-    return -1 - index
-
-
-def _excluded_target(image_filter: ImageFilter) -> ScanTarget | None:
-    """A question for the images a wildcard filter's exclusions remove.
-
-    It shares the scan's listings (each repository is listed once per scan), so it costs only
-    the tag lists of the excluded repositories.
-    """
-    if not image_filter.is_wildcard or not image_filter.exclude:
-        return None
-    unfiltered = replace(image_filter, exclude=())
-    target = scan_target(unfiltered, None)
-    if target is None:
-        return None
-
-    def excluded(repository: str) -> bool:
-        return unfiltered.selects_repository(repository) and not image_filter.selects_repository(
-            repository
+        for name in sorted(
+            {
+                str(_metadata(d, "name"))
+                for d in manifests.related
+                if d.get("kind") == "Secret" and d.get("type") in PULL_SECRET_TYPES
+            }
         )
-
-    return replace(target, key=_excluded_key(image_filter.index), selects_repository=excluded)
-
-
-def scan_source(spec: SourceSpec, keychain: Keychain, scan: ScanFunction) -> ScanFindings:
-    """Scan once for a source's filters, as one sync of the service would.
-
-    The targets and outcomes are the service's own (`controller.scan_target`, `filter_outcomes`), so
-    what each filter finds is what the service would find; a scan cut by its deadline leaves
-    those filters unfinished.
-    """
-    filters = build_filters(spec)
-    runnable = [f for f in filters if isinstance(f, ImageFilter)]
-    targets = [t for f in runnable if (t := scan_target(f, None)) is not None]
-    extra = [t for f in runnable if (t := _excluded_target(f)) is not None]
-    results = {r.key: r for r in scan([*targets, *extra], keychain)} if targets else {}
-    excluded = [
-        FilterOutcome(f.index, f.image, images=results[_excluded_key(f.index)].images)
-        for f in runnable
-        if _excluded_key(f.index) in results
+        if name not in named
     ]
-    return ScanFindings(filters, filter_outcomes(filters, None, results), excluded)
 
 
 # --- the report ----------------------------------------------------------------------------
 
 
-def _filter_row(image_filter: ImageFilter | FilterError, outcome: FilterOutcome) -> FilterRow:
-    if outcome.error is not None:
+def _filter_row(image_filter: ImageFilter | FilterError, found: FilterResult) -> FilterRow:
+    if found.error is not None:
         state = ERROR
-    elif not outcome.finished:
+    elif not found.finished:
         state = UNFINISHED
     else:
         state = OK
     registry = image_filter.registry if isinstance(image_filter, ImageFilter) else None
     return FilterRow(
-        index=outcome.index,
-        image=outcome.image,
+        index=found.index,
+        image=found.image,
         registry=registry,
         outcome=state,
-        error=outcome.error,
-        matched=len({image_key(image) for image in outcome.images}),
-        warnings=outcome.warnings,
+        error=found.error,
+        matched=len({image_key(image) for image in found.images}),
+        warnings=found.warnings,
     )
 
 
-def _first_filter(outcomes: Sequence[FilterOutcome]) -> dict[tuple[str, str, str], int]:
+def _first_filter(filter_results: Sequence[FilterResult]) -> dict[tuple[str, str, str], int]:
     """The first filter (in filter order) that found each image."""
     first: dict[tuple[str, str, str], int] = {}
-    for outcome in sorted(outcomes, key=lambda o: o.index):
-        for image in outcome.images:
-            first.setdefault(image_key(image), outcome.index)
+    for found in sorted(filter_results, key=lambda r: r.index):
+        for image in found.images:
+            first.setdefault(image_key(image), found.index)
     return first
 
 
 def build_report(
-    name: str, spec: SourceSpec, findings: ScanFindings, notes: Sequence[str] = ()
+    name: str, spec: SourceSpec, result: SyncResult, notes: Sequence[str] = ()
 ) -> SourceReport:
-    """What the preview shows for one source, from its scan, with an empty cluster."""
-    outcomes = findings.outcomes
-    template = ChildTemplate(name, spec.image_pull_secrets, spec.config_name)
-    plan = plan_models(template, spec.max_models, outcomes, {})
-    created = set(plan.created)
-    first = _first_filter(outcomes)
+    """What the preview shows for one source, from the service's answer to its first sync."""
+    status = result.response.status
+    ready = next(c for c in status["conditions"] if c["type"] == READY_CONDITION)
+    unscanned = SourceReport(
+        name=name,
+        registry=spec.registry,
+        max_models=spec.max_models,
+        status=status["status"],
+        reason=ready["reason"],
+        message=ready["message"],
+        filters=tuple(
+            FilterRow(f.index, f.image, None, NOT_SCANNED, None, 0) for f in build_filters(spec)
+        ),
+        images=(),
+        totals=Totals(0, 0, 0, 0),
+        notes=tuple(notes),
+    )
+    findings = result.findings
+    if findings is None:
+        # The service answered without scanning (an explicitly named config is missing).
+        return unscanned
+    filter_results = findings.filter_results
+    created = set(findings.plan.created)
+    first = _first_filter(filter_results)
     images: list[ImageRow] = []
-    for image in ordered_images(outcomes):
+    for image in ordered_images(filter_results):
         registry, repository, tag = key = image_key(image)
         model = model_name(*key)
         mark = NEW if model in created else OVER_LIMIT
@@ -362,23 +410,18 @@ def build_report(
         for image in ordered_images(findings.excluded)
         if (key := image_key(image)) not in first
     ]
-    ready = next(c for c in scan_conditions(outcomes, plan) if c.type == "Ready")
-    return SourceReport(
-        name=name,
-        registry=spec.registry,
-        max_models=spec.max_models,
-        status=scan_state(outcomes),
-        reason=ready.reason,
-        message=ready.message,
-        filters=tuple(_filter_row(f, o) for f, o in zip(findings.filters, outcomes, strict=True)),
+    return replace(
+        unscanned,
+        filters=tuple(
+            _filter_row(f, o) for f, o in zip(findings.filters, filter_results, strict=True)
+        ),
         images=(*images, *excluded),
         totals=Totals(
-            matched=plan.available,
-            new=len(plan.created),
-            over_limit=plan.not_created,
+            matched=findings.plan.available,
+            new=len(findings.plan.created),
+            over_limit=findings.plan.not_created,
             excluded=len(excluded),
         ),
-        notes=tuple(notes),
     )
 
 
@@ -452,7 +495,7 @@ def _outcome_text(row: FilterRow) -> str:
         return f"error: {row.error}"
     if row.outcome == UNFINISHED:
         return "unfinished: the scan deadline passed (raise AIM_SCAN_DEADLINE_SECONDS)"
-    return OK
+    return row.outcome
 
 
 def render_source(report: SourceReport) -> list[str]:
@@ -510,7 +553,7 @@ def render(reports: Sequence[SourceReport], output: str) -> str:
 
 
 @contextmanager
-def progress(stream: TextIO, message: str) -> Iterator[None]:
+def spinner(stream: TextIO, message: str) -> Iterator[None]:
     """A spinner with `message` on `stream` while the block runs, erased after; only on a TTY."""
     if not stream.isatty():
         yield
@@ -535,6 +578,33 @@ def progress(stream: TextIO, message: str) -> Iterator[None]:
         stream.flush()
 
 
+def preview_source(
+    source: SourceManifest,
+    objects: Sequence[Mapping[str, Any]],
+    *,
+    scan: ScanFunction,
+    now: datetime,
+    operator_namespace: str,
+) -> SourceReport:
+    """The report of one source: the service's answer to the request it would receive."""
+    request = parse_sync_request(sync_request(source, objects, operator_namespace))
+    result = sync_source(
+        request,
+        scan=scan,
+        now=now,
+        operator_namespace=operator_namespace,
+        explain_exclusions=True,
+    )
+    notes = [
+        *_config_notes(source.spec, objects),
+        *secret_notes(source.spec, objects, operator_namespace),
+    ]
+    interval = interval_note(source.spec.sync_interval_seconds)
+    if interval:
+        notes.append(interval)
+    return build_report(source.name, source.spec, result, notes)
+
+
 def preview(
     source_file: Path,
     *,
@@ -544,25 +614,53 @@ def preview(
     env: Mapping[str, str],
     out: TextIO,
     err: TextIO,
+    emit_request: bool = False,
 ) -> int:
-    """The `preview` command: scan each source of the file and print the report; the exit code."""
+    """The `preview` command: scan each source of the file and print the report; the exit code.
+
+    With `emit_request`, print instead the sync request the service would receive for each
+    source (one JSON document per line), ready for `python -m hooks replay`.
+    """
     try:
         settings = settings_from_env(env)
         manifests = read_manifests(source_file, secret_files)
     except (PreviewInputError, SettingsError) as error:
         print(f"preview: {error}", file=err)
         return EXIT_USAGE
+    namespace = settings.operator_namespace
+    sources = [
+        source if max_models is None else _with_max_models(source, max_models)
+        for source in manifests.sources
+    ]
+    if emit_request:
+        for source in sources:
+            out.write(json.dumps(sync_request(source, manifests.related, namespace)) + "\n")
+        return EXIT_OK
     for note in unused_secrets(manifests):
         print(f"preview: {note}", file=err)
     scan = partial(scan_registries, settings=settings.registry)
     reports = []
-    for source in manifests.sources:
-        spec = source.spec if max_models is None else replace(source.spec, max_models=max_models)
-        keychain, notes = pull_secrets(spec, manifests.secrets)
-        with progress(err, f"scanning {len(spec.filters)} filter(s) of {source.name}"):
-            findings = scan_source(spec, keychain, scan)
-        reports.append(build_report(source.name, spec, findings, notes))
+    for source in sources:
+        with spinner(err, f"scanning {len(source.spec.filters)} filter(s) of {source.name}"):
+            report = preview_source(
+                source,
+                manifests.related,
+                scan=scan,
+                now=datetime.now(UTC),
+                operator_namespace=namespace,
+            )
+        reports.append(report)
     out.write(render(reports, output))
     if any(report.status == FAILED for report in reports):
         return EXIT_ALL_FILTERS_FAILED
     return EXIT_OK
+
+
+def _with_max_models(source: SourceManifest, max_models: int) -> SourceManifest:
+    """The source with `--max-models` in place of its own, in the spec the request carries too."""
+    spec = source.document.get("spec")
+    document = {
+        **source.document,
+        "spec": {**(spec if isinstance(spec, Mapping) else {}), "maxModels": max_models},
+    }
+    return SourceManifest(source.name, replace(source.spec, max_models=max_models), document)

@@ -9,7 +9,6 @@ one condition per referenced object that has a problem (docs/decisions.md ยง7, ย
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,22 +16,26 @@ from typing import Any
 
 from hooks.conditions import Condition, render_conditions
 from hooks.metacontroller import (
+    SECRET_GROUP,
+    STORAGE_CLASS_GROUP,
     CustomizeRequest,
     CustomizeResponse,
     RelatedRule,
     SyncRequest,
     SyncResponse,
 )
-from hooks.objects import pull_secret_names
-from hooks.registry.credentials import keychain_from_secrets
+from hooks.objects import is_secret_name, pull_secret_names
+from hooks.registry.credentials import DOCKERCONFIGJSON, PULL_SECRET_TYPES, check_pull_secret
 
-SECRET_KEY = "Secret.v1"
-STORAGE_CLASS_KEY = "StorageClass.storage.k8s.io/v1"
-DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
-# A Secret's name is a DNS subdomain; only such a name makes `PullSecret-{name}` a valid type.
-_SECRET_NAME = re.compile(
-    r"(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*", re.ASCII
-)
+# Condition reasons.
+NOT_FOUND = "NotFound"
+WRONG_TYPE = "WrongType"
+UNPARSABLE = "Unparsable"
+VALID = "Valid"
+FOUND = "Found"
+INVALID_NAME = "InvalidName"
+REFERENCES_VALID = "ReferencesValid"
+REFERENCES_INVALID = "ReferencesInvalid"
 
 
 @dataclass(frozen=True)
@@ -64,23 +67,28 @@ def customize_config(request: CustomizeRequest, secret_namespace: str) -> Custom
 
 
 def _secret_condition(name: str, secret: Mapping[str, Any] | None, namespace: str) -> Condition:
+    """One pull secret's check, by the code the source's scan reads it with (`credentials`).
+
+    `kubernetes.io/dockercfg` (the legacy format) is accepted as the source and the kubelet
+    accept it; any other type is WrongType, naming the type to use.
+    """
     kind = f"PullSecret-{name}"
     if secret is None:
         return Condition(
-            kind, "False", "NotFound", f'secret "{name}" not found in namespace {namespace}'
+            kind, "False", NOT_FOUND, f'secret "{name}" not found in namespace {namespace}'
         )
     secret_type = secret.get("type")
-    if secret_type != DOCKERCONFIGJSON:
+    if secret_type not in PULL_SECRET_TYPES:
         return Condition(
             kind,
             "False",
-            "WrongType",
+            WRONG_TYPE,
             f'secret "{name}" has type {secret_type!r}, expected {DOCKERCONFIGJSON}',
         )
-    _, problems = keychain_from_secrets([(name, secret)])
-    if problems:
-        return Condition(kind, "False", "Unparsable", "; ".join(str(p) for p in problems))
-    return Condition(kind, "True", "Valid", f'secret "{name}" is a valid {DOCKERCONFIGJSON}')
+    problem = check_pull_secret(name, secret)
+    if problem is not None:
+        return Condition(kind, "False", UNPARSABLE, str(problem))
+    return Condition(kind, "True", VALID, f'secret "{name}" is a valid {secret_type}')
 
 
 def _invalid_names_condition(names: list[str]) -> Condition:
@@ -92,7 +100,7 @@ def _invalid_names_condition(names: list[str]) -> Condition:
     return Condition(
         "PullSecretNames",
         "False",
-        "InvalidName",
+        INVALID_NAME,
         "; ".join(
             f"secret name {json.dumps(name)} is not a valid Secret name (lower-case letters, "
             "digits, '-' and '.'), so no such secret can exist"
@@ -106,33 +114,31 @@ def sync_config(request: SyncRequest, *, now: datetime, secret_namespace: str) -
     refs = config_refs(request.parent.spec)
     checks = [
         _secret_condition(
-            name, request.related_object(SECRET_KEY, secret_namespace, name), secret_namespace
+            name, request.related_object(SECRET_GROUP, secret_namespace, name), secret_namespace
         )
         for name in refs.secrets
-        if _SECRET_NAME.fullmatch(name)
+        if is_secret_name(name)
     ]
-    invalid = [name for name in refs.secrets if not _SECRET_NAME.fullmatch(name)]
+    invalid = [name for name in refs.secrets if not is_secret_name(name)]
     if invalid:
         checks.append(_invalid_names_condition(invalid))
     if refs.storage_class:
-        found = request.related_object(STORAGE_CLASS_KEY, "", refs.storage_class) is not None
+        found = request.related_object(STORAGE_CLASS_GROUP, "", refs.storage_class) is not None
         checks.append(
-            Condition(
-                "StorageClass", "True", "Found", f'storage class "{refs.storage_class}" exists'
-            )
+            Condition("StorageClass", "True", FOUND, f'storage class "{refs.storage_class}" exists')
             if found
             else Condition(
                 "StorageClass",
                 "False",
-                "NotFound",
+                NOT_FOUND,
                 f'storage class "{refs.storage_class}" not found',
             )
         )
     problems = [c.message for c in checks if c.status != "True"]
     if problems:
-        ready = Condition("Ready", "False", "ReferencesInvalid", "; ".join(problems))
+        ready = Condition("Ready", "False", REFERENCES_INVALID, "; ".join(problems))
     else:
-        ready = Condition("Ready", "True", "ReferencesValid", "All referenced objects are valid")
+        ready = Condition("Ready", "True", REFERENCES_VALID, "All referenced objects are valid")
     status: dict[str, Any] = {
         "status": "Degraded" if problems else "Ready",
         "conditions": render_conditions(

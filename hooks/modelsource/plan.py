@@ -38,7 +38,7 @@ NOTE_SAMPLE_CHARS = 80
 
 
 @dataclass(frozen=True, slots=True)
-class FilterOutcome:
+class FilterResult:
     """What one filter found in this scan: its images, or its error, and whether it finished."""
 
     index: int
@@ -99,7 +99,7 @@ def _creation_key(image: ImageRef) -> tuple[str, SortKey, str, str]:
     return (image.repository, newest_first_key(image.tag or ""), image.digest or "", image.registry)
 
 
-def ordered_images(outcomes: Sequence[FilterOutcome]) -> list[ImageRef]:
+def ordered_images(outcomes: Sequence[FilterResult]) -> list[ImageRef]:
     """Distinct valid images in creation order: filter order, repository, newest version first."""
     seen: set[tuple[str, str, str]] = set()
     ordered: list[ImageRef] = []
@@ -226,7 +226,7 @@ class _Found:
 
 
 def _sort_found(
-    outcomes: Sequence[FilterOutcome],
+    outcomes: Sequence[FilterResult],
     known: set[tuple[str, str, str]],
     unannotated: set[str],
     counted_before: Callable[[ImageRef], bool],
@@ -313,7 +313,7 @@ def _note(count: int, sample: Iterable[str], what: str) -> tuple[str, ...]:
 def plan_models(
     template: ChildTemplate,
     max_models: int,
-    outcomes: Sequence[FilterOutcome],
+    outcomes: Sequence[FilterResult],
     existing: Mapping[str, Mapping[str, Any]],
     counted_before: Callable[[ImageRef], bool] = _never,
 ) -> Plan:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hooks.conditions import format_time
+from hooks.objects import is_secret_name
 
 BACKOFF_START_SECONDS = 30.0
 # A continuation call comes back at once; Metacontroller's own status-write event usually wins.
@@ -25,6 +26,11 @@ CONTINUE_AFTER_SECONDS = 1.0
 # A registry's Retry-After is honoured up to a day: an absurd value (or a clock far off) must not
 # push the next scan out of reach, nor past what a datetime can hold.
 MAX_RETRY_AFTER_SECONDS = 86400.0
+# `resyncAfterSeconds` becomes a Go time.Duration (int64 nanoseconds, about 292 years at most):
+# a year is far inside it, and a sync at least once a year costs nothing.
+MAX_RESYNC_SECONDS = 365 * 86400.0
+# The most pull secret names of a config the bookkeeping carries (the CRD's bound too).
+MAX_CONFIG_PULL_SECRETS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +44,7 @@ class FilterProgress:
 
 
 @dataclass(frozen=True, slots=True)
-class Progress:
+class ScanProgress:
     """A scan under way: which inputs it is for, and where each filter stands."""
 
     started: datetime
@@ -53,14 +59,20 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
-class ScanBook:
+class ScanRecord:
     """`status.scan`: what the last scans decided and when the next one is due."""
 
     fingerprint: str | None = None
     last_attempt: datetime | None = None
     failure_count: int = 0
     next_scan: datetime | None = None
-    progress: Progress | None = None
+    progress: ScanProgress | None = None
+    # Models in the answer of the last scan: owning fewer means some were deleted by hand.
+    answered: int | None = None
+    # Scans in a row made to recreate models deleted by hand; sets their backoff.
+    recreate_attempts: int = 0
+    # The config's pull secrets, for the customize hook, which sees only the source.
+    config_pull_secrets: tuple[str, ...] = ()
 
 
 def fingerprint(spec: object, related: Mapping[str, object]) -> str:
@@ -97,11 +109,11 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def read_book(status: Mapping[str, Any]) -> ScanBook:
+def read_scan_record(status: Mapping[str, Any]) -> ScanRecord:
     """The bookkeeping from a received status; anything malformed reads as 'nothing known'."""
     raw = status.get("scan")
     if not isinstance(raw, Mapping):
-        return ScanBook()
+        return ScanRecord()
     progress = None
     raw_progress = raw.get("progress")
     if isinstance(raw_progress, Mapping):
@@ -121,34 +133,74 @@ def read_book(status: Mapping[str, Any]) -> ScanBook:
                 for f in raw_filters
                 if isinstance(f, Mapping) and (index := _count(f.get("index"))) is not None
             )
-            progress = Progress(
+            progress = ScanProgress(
                 started=started,
                 fingerprint=print_,
                 filters=filters,
                 available=_count(raw_progress.get("available")) or 0,
                 not_created=_count(raw_progress.get("notCreated")) or 0,
             )
-    return ScanBook(
+    return ScanRecord(
         fingerprint=_text(raw.get("fingerprint")),
         last_attempt=_time(raw.get("lastAttemptTime")),
         failure_count=_count(raw.get("failureCount")) or 0,
         next_scan=_time(raw.get("nextScanTime")),
         progress=progress,
+        answered=_count(raw.get("answeredModels")),
+        recreate_attempts=_count(raw.get("recreateAttempts")) or 0,
+        config_pull_secrets=config_pull_secrets(raw),
     )
 
 
-def book_to_json(book: ScanBook) -> dict[str, Any]:
+def config_pull_secrets(scan: object) -> tuple[str, ...]:
+    """`configPullSecrets` of a received `status.scan`: distinct Secret names, bounded."""
+    raw = scan.get("configPullSecrets") if isinstance(scan, Mapping) else None
+    if not isinstance(raw, list):
+        return ()
+    names: list[str] = []
+    for name in raw:
+        if isinstance(name, str) and is_secret_name(name) and name not in names:
+            names.append(name)
+    return tuple(names[:MAX_CONFIG_PULL_SECRETS])
+
+
+def record_from_status(
+    status: Mapping[str, Any], current: str, generation: int | None, interval: float
+) -> ScanRecord | None:
+    """The bookkeeping an API server pruned, rebuilt from the rest of the status.
+
+    A served AIMClusterModelSource CRD without `status.scan` (the AIM operator's) drops it on
+    every write. A status our hook wrote (it has `status`) without `scan` is read as: the inputs
+    are unchanged while `observedGeneration` is the parent's generation (changes of secrets or
+    config go unnoticed until the interval passes), and the next scan is due `syncInterval` after
+    `lastSyncTime`. None when the status holds the bookkeeping, or was never written.
+    """
+    if isinstance(status.get("scan"), Mapping) or not isinstance(status.get("status"), str):
+        return None
+    observed = status.get("observedGeneration")
+    last_sync = _time(status.get("lastSyncTime"))
+    next_scan = None
+    if last_sync is not None:
+        next_scan = last_sync + timedelta(seconds=min(interval, MAX_RESYNC_SECONDS))
+    return ScanRecord(
+        fingerprint=current if generation is not None and observed == generation else None,
+        last_attempt=last_sync,
+        next_scan=next_scan,
+    )
+
+
+def scan_record_json(record: ScanRecord) -> dict[str, Any]:
     """`status.scan` as written back, with only the fields that are set."""
     out: dict[str, Any] = {}
-    if book.fingerprint:
-        out["fingerprint"] = book.fingerprint
-    if book.last_attempt:
-        out["lastAttemptTime"] = format_time(book.last_attempt)
-    out["failureCount"] = book.failure_count
-    if book.next_scan:
-        out["nextScanTime"] = format_time(book.next_scan)
-    if book.progress:
-        p = book.progress
+    if record.fingerprint:
+        out["fingerprint"] = record.fingerprint
+    if record.last_attempt:
+        out["lastAttemptTime"] = format_time(record.last_attempt)
+    out["failureCount"] = record.failure_count
+    if record.next_scan:
+        out["nextScanTime"] = format_time(record.next_scan)
+    if record.progress:
+        p = record.progress
         filters = []
         for f in p.filters:
             item: dict[str, Any] = {"index": f.index, "done": f.done}
@@ -164,23 +216,48 @@ def book_to_json(book: ScanBook) -> dict[str, Any]:
             "available": p.available,
             "notCreated": p.not_created,
         }
+    if record.answered is not None:
+        out["answeredModels"] = record.answered
+    if record.recreate_attempts:
+        out["recreateAttempts"] = record.recreate_attempts
+    if record.config_pull_secrets:
+        out["configPullSecrets"] = list(record.config_pull_secrets)
     return out
 
 
-def continuing(book: ScanBook, current: str) -> Progress | None:
+def continuing(record: ScanRecord, current: str) -> ScanProgress | None:
     """The scan in progress for these very inputs, if there is one to continue."""
-    if book.progress is not None and book.progress.fingerprint == current:
-        return book.progress
+    if record.progress is not None and record.progress.fingerprint == current:
+        return record.progress
     return None
 
 
-def scan_due(book: ScanBook, current: str, now: datetime) -> bool:
-    """Whether this sync must scan (DECISIONS §6)."""
-    if continuing(book, current) is not None:
+def scan_due(record: ScanRecord, current: str, now: datetime) -> bool:
+    """Whether this sync must scan: new inputs, a continued scan, or its time has come."""
+    if continuing(record, current) is not None:
         return True
-    if book.fingerprint != current or book.next_scan is None:
+    if record.fingerprint != current or record.next_scan is None:
         return True
-    return now >= book.next_scan
+    return now >= record.next_scan
+
+
+def recreate_at(record: ScanRecord, owned: int, interval: float) -> datetime | None:
+    """When a scan to recreate models deleted by hand is due, if the source owns too few.
+
+    (docs/decisions.md §6.)
+
+    Models in the last answer that the source no longer owns were deleted by hand (the hook
+    never deletes one). The scan that recreates them waits out a failed scan's backoff, and its
+    own backoff doubles while models stay missing, so a model that cannot be created (refused by
+    the API server) never causes a scan loop.
+    """
+    if record.answered is None or owned >= record.answered or record.last_attempt is None:
+        return None
+    wait = backoff_seconds(record.recreate_attempts + 1, interval)
+    due = record.last_attempt + timedelta(seconds=math.ceil(wait))
+    if record.failure_count > 0 and record.next_scan is not None:
+        due = max(due, record.next_scan)
+    return due
 
 
 def backoff_seconds(failure_count: int, interval: float) -> float:
@@ -192,25 +269,25 @@ def backoff_seconds(failure_count: int, interval: float) -> float:
 
 
 def after_scan(
-    book: ScanBook,
+    record: ScanRecord,
     *,
     current: str,
     now: datetime,
     interval: float,
     failed: bool,
-    progress: Progress | None,
+    progress: ScanProgress | None,
     retry_after: float | None,
-) -> ScanBook:
+) -> ScanRecord:
     """The bookkeeping after a scan call: continue, back off, or wait for the interval."""
     if progress is not None:
         return replace(
-            book, fingerprint=current, last_attempt=now, next_scan=now, progress=progress
+            record, fingerprint=current, last_attempt=now, next_scan=now, progress=progress
         )
-    failures = book.failure_count + 1 if failed else 0
+    failures = record.failure_count + 1 if failed else 0
     wait = backoff_seconds(failures, interval)
     if retry_after is not None:
         wait = max(wait, min(retry_after, MAX_RETRY_AFTER_SECONDS))
-    return ScanBook(
+    return ScanRecord(
         fingerprint=current,
         last_attempt=now,
         failure_count=failures,
@@ -219,8 +296,10 @@ def after_scan(
     )
 
 
-def resync_after(book: ScanBook, now: datetime) -> float:
-    """Seconds until the next scan is due (at least one), for `resyncAfterSeconds`."""
-    if book.progress is not None or book.next_scan is None:
+def resync_after(record: ScanRecord, now: datetime, recreate: datetime | None = None) -> float:
+    """Seconds until the next scan is due, for `resyncAfterSeconds`: one to MAX_RESYNC_SECONDS."""
+    if record.progress is not None or record.next_scan is None:
         return CONTINUE_AFTER_SECONDS
-    return max(CONTINUE_AFTER_SECONDS, math.ceil((book.next_scan - now).total_seconds()))
+    due = record.next_scan if recreate is None else min(record.next_scan, recreate)
+    seconds = math.ceil((due - now).total_seconds())
+    return min(max(CONTINUE_AFTER_SECONDS, seconds), MAX_RESYNC_SECONDS)

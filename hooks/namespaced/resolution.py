@@ -14,9 +14,9 @@ from typing import Any
 from hooks.conditions import Condition
 from hooks.metacontroller import ObjectMap
 from hooks.namespaced.tenancy import (
-    CLUSTER_CONFIG_KEY,
+    CLUSTER_CONFIG_GROUP,
     DEFAULT_CONFIG,
-    NAMESPACE_CONFIG_KEY,
+    NAMESPACE_CONFIG_GROUP,
     ConfigSecrets,
     namespaced_object,
 )
@@ -51,7 +51,7 @@ def resolve_namespaced_config(
     secrets are read from its namespace, a cluster config's from the operator namespace.
     """
     name = explicit_name or DEFAULT_CONFIG
-    local = namespaced_object(related, NAMESPACE_CONFIG_KEY, namespace, name)
+    local = namespaced_object(related, NAMESPACE_CONFIG_GROUP, namespace, name)
     if local is not None:
         return ResolvedConfig(
             name,
@@ -64,7 +64,7 @@ def resolve_namespaced_config(
                 f'Using AIMNamespaceConfig "{name}" in namespace "{namespace}"',
             ),
         )
-    cluster = related.get(CLUSTER_CONFIG_KEY, {}).get(name)
+    cluster = related.get(CLUSTER_CONFIG_GROUP, {}).get(name)
     if cluster is not None:
         return ResolvedConfig(
             name,

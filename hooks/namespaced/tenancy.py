@@ -17,10 +17,10 @@ from hooks.metacontroller import CustomizeRequest, CustomizeResponse, ObjectMap,
 from hooks.objects import is_object, pull_secret_names
 
 GROUP_VERSION = "aim.silogen.ai/v1alpha1"
-SECRET_KEY = "Secret.v1"
-MODEL_KEY = f"AIMModel.{GROUP_VERSION}"
-NAMESPACE_CONFIG_KEY = f"AIMNamespaceConfig.{GROUP_VERSION}"
-CLUSTER_CONFIG_KEY = f"AIMClusterConfig.{GROUP_VERSION}"
+SECRET_GROUP = "Secret.v1"
+MODEL_GROUP = f"AIMModel.{GROUP_VERSION}"
+NAMESPACE_CONFIG_GROUP = f"AIMNamespaceConfig.{GROUP_VERSION}"
+CLUSTER_CONFIG_GROUP = f"AIMClusterConfig.{GROUP_VERSION}"
 DEFAULT_CONFIG = "default"
 
 
@@ -127,7 +127,7 @@ def load_pull_secrets(
     found: list[tuple[str, Mapping[str, Any]]] = []
     problems: list[str] = []
     for ref in refs:
-        secret = namespaced_object(related, SECRET_KEY, ref.namespace, ref.name)
+        secret = namespaced_object(related, SECRET_GROUP, ref.namespace, ref.name)
         if secret is None:
             problems.append(f'secret "{ref.name}" not found in namespace {ref.namespace}')
         else:

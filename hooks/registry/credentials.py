@@ -25,6 +25,8 @@ from hooks.wildcard import Wildcard
 DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
 DOCKERCFG = "kubernetes.io/dockercfg"
 _DATA_KEYS = {DOCKERCONFIGJSON: ".dockerconfigjson", DOCKERCFG: ".dockercfg"}
+# The Secret types a pull secret may have, as for the kubelet.
+PULL_SECRET_TYPES = tuple(_DATA_KEYS)
 _CREDENTIAL_FIELDS = ("auth", "username", "password", "identitytoken", "registrytoken")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _API_VERSION_PATH = re.compile(r"^v[12](?:/|$)")

@@ -9,7 +9,7 @@ import base64
 import json
 from typing import Any
 
-from tests.hooks.wire import SECRET_KEY, sample
+from tests.hooks.wire import SECRET_GROUP, sample
 
 PULL_SECRET_NAME = "aim-registry-credentials"
 PULL_SECRET = f"kaiwo-system/{PULL_SECRET_NAME}"
@@ -29,7 +29,7 @@ def source_sync(registry: str, credential: dict[str, str] | None = None) -> dict
     doc = sample()
     doc["parent"]["spec"]["registry"] = registry
     if credential is not None:
-        secret = doc["related"][SECRET_KEY][PULL_SECRET]
+        secret = doc["related"][SECRET_GROUP][PULL_SECRET]
         secret["data"][".dockerconfigjson"] = dockerconfigjson(registry, **credential)
     return doc
 
@@ -50,5 +50,5 @@ def config_sync(registry: str) -> dict[str, Any]:
     doc["parent"]["spec"] = {"imagePullSecrets": [{"name": PULL_SECRET_NAME}]}
     doc["parent"]["status"] = {}
     doc["children"] = {}
-    doc["related"] = {SECRET_KEY: doc["related"][SECRET_KEY]}
+    doc["related"] = {SECRET_GROUP: doc["related"][SECRET_GROUP]}
     return doc

@@ -11,6 +11,9 @@ import pty
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +21,13 @@ import pytest
 import yaml
 
 from hooks.__main__ import main
-from hooks.modelsource.filters import build_filters
 from hooks.modelsource.naming import model_name
-from hooks.modelsource.plan import FilterOutcome
+from hooks.modelsource.plan import FilterResult
 from hooks.modelsource.spec import parse_spec
 from hooks.preview import (
-    ScanFindings,
+    SourceManifest,
     SourceReport,
-    build_report,
+    preview_source,
     read_manifests,
     render,
     render_table,
@@ -33,6 +35,8 @@ from hooks.preview import (
     secret_object,
 )
 from hooks.reference import ImageRef
+from hooks.registry.credentials import Keychain
+from hooks.registry.targets import ScanTarget, TargetResult
 from tests.cli.runner import ROOT, HooksCLI, cli_env
 from tests.harness.populate import plan_from
 from tests.harness.registry import BasicAuth, Registry, RegistryFactory
@@ -248,6 +252,73 @@ def test_a_secret_in_the_source_file_is_used_too(
     assert report["filters"][0]["outcome"] == "ok"
 
 
+@pytest.mark.parametrize("namespace", ["default", None])
+def test_a_secret_outside_the_operator_namespace_is_not_used_as_the_service_would_not(
+    hooks_cli: HooksCLI, registry_factory: RegistryFactory, tmp_path: Path, namespace: str | None
+) -> None:
+    registry = registry_factory(plan=PLAN, auth=BasicAuth({"alice": "wonderland"}))
+    misplaced = pull_secret(
+        "local-creds",
+        stringData={".dockerconfigjson": docker_config(registry, "alice", "wonderland")},
+    )
+    if namespace is None:
+        del misplaced["metadata"]["namespace"]
+    else:
+        misplaced["metadata"]["namespace"] = namespace
+    manifest = write(
+        tmp_path / "source.yaml",
+        misplaced,
+        source(
+            imagePullSecrets=[{"name": "local-creds"}],
+            filters=[{"image": f"{registry.host}/demo/aim-mistral"}],
+        ),
+    )
+
+    result = preview(hooks_cli, registry, manifest, "-o", "json")
+
+    assert result.returncode == 1
+    (report,) = json.loads(result.stdout)["sources"]
+    assert report["filters"][0]["outcome"] == "error"
+    (note,) = report["notes"]
+    assert f"is in namespace {namespace or '(none)'}, not in the operator namespace" in note
+
+
+def test_emit_request_prints_the_sync_request_the_service_would_receive(
+    hooks_cli: HooksCLI, registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    registry = registry_factory(plan=PLAN)
+    elsewhere = pull_secret("other", stringData={".dockerconfigjson": "{}"})
+    elsewhere["metadata"]["namespace"] = "default"
+    manifest = write(
+        tmp_path / "source.yaml",
+        pull_secret("local-creds", stringData={".dockerconfigjson": "{}"}),
+        elsewhere,
+        source(
+            imagePullSecrets=[{"name": "local-creds"}, {"name": "other"}],
+            filters=[{"image": f"{registry.host}/demo/aim-mistral"}],
+        ),
+    )
+
+    result = preview(hooks_cli, registry, manifest, "--emit-request")
+    request = json.loads(result.stdout)
+    replayed = hooks_cli(
+        "replay",
+        write_json(tmp_path / "request.json", request),
+        env=cli_env(AIM_INSECURE_REGISTRIES=registry.host),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(request["related"]["Secret.v1"]) == ["kaiwo-system/local-creds"]
+    assert request["related"]["AIMClusterConfig.aim.silogen.ai/v1alpha1"] == {}
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout)["status"]["discoveredModels"] == 1
+
+
+def write_json(path: Path, document: Any) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
 def test_without_the_secret_the_filter_fails_for_lack_of_credentials_and_exits_1(
     hooks_cli: HooksCLI, registry_factory: RegistryFactory, tmp_path: Path
 ) -> None:
@@ -385,23 +456,40 @@ def image(repository: str, tag: str) -> ImageRef:
 
 def report_for(
     spec: dict[str, Any],
-    outcomes: list[FilterOutcome],
-    excluded: list[FilterOutcome] | None = None,
+    outcomes: list[FilterResult],
+    excluded: list[FilterResult] | None = None,
     notes: tuple[str, ...] = (),
 ) -> SourceReport:
-    parsed = parse_spec({"registry": HOST, **spec})
-    findings = ScanFindings(build_filters(parsed), outcomes, excluded or [])
-    return build_report("demo", parsed, findings, notes)
+    """The report of the service's pipeline, given a scan function that finds these images."""
+    full = {"registry": HOST, **spec}
+    found = {o.index: o for o in outcomes}
+    removed = {-1 - o.index: o for o in excluded or []}
+
+    def scan(targets: Sequence[ScanTarget], keychain: Keychain) -> list[TargetResult]:
+        answers = []
+        for target in targets:
+            given = found.get(target.key) or removed.get(target.key)
+            if given is not None:
+                answers.append(
+                    TargetResult(target.key, images=given.images, finished=given.finished)
+                )
+        return answers
+
+    manifest = SourceManifest("demo", parse_spec(full), source("demo", **full))
+    report = preview_source(
+        manifest, [], scan=scan, now=datetime(2026, 8, 20, tzinfo=UTC), operator_namespace="ns"
+    )
+    return replace(report, notes=notes)
 
 
 def test_an_image_another_filter_matches_is_not_shown_as_excluded() -> None:
     report = report_for(
         {"filters": [{"image": "a/*", "exclude": ["a/base"]}, {"image": "a/base"}]},
         [
-            FilterOutcome(0, "a/*", images=(image("a/x", "1.0.0"),)),
-            FilterOutcome(1, "a/base", images=(image("a/base", "1.0.0"),)),
+            FilterResult(0, "a/*", images=(image("a/x", "1.0.0"),)),
+            FilterResult(1, "a/base", images=(image("a/base", "1.0.0"),)),
         ],
-        [FilterOutcome(0, "a/*", images=(image("a/base", "1.0.0"), image("a/base", "0.1.0")))],
+        [FilterResult(0, "a/*", images=(image("a/base", "1.0.0"), image("a/base", "0.1.0")))],
     )
 
     assert [(row.image, row.mark, row.filter) for row in report.images] == [
@@ -417,7 +505,7 @@ def test_a_scan_cut_by_its_deadline_shows_the_filter_unfinished_and_the_source_p
 ):
     report = report_for(
         {"filters": [{"image": "a/*"}]},
-        [FilterOutcome(0, "a/*", images=(image("a/x", "1.0.0"),), finished=False)],
+        [FilterResult(0, "a/*", images=(image("a/x", "1.0.0"),), finished=False)],
     )
 
     assert report.filters[0].outcome == "unfinished"
@@ -430,15 +518,15 @@ def test_a_filter_that_cannot_run_shows_its_error_without_a_registry() -> None:
     report = report_for(
         {"filters": [{"image": "a/*", "versions": [">=banana"]}, {"image": "a/y"}]},
         [
-            FilterOutcome(0, "a/*", error='versions: invalid constraint ">=banana"'),
-            FilterOutcome(1, "a/y"),
+            FilterResult(0, "a/*", error='versions: invalid constraint ">=banana"'),
+            FilterResult(1, "a/y"),
         ],
     )
 
-    assert table(render_table([report]), "FILTER") == [
-        ["0", "a/*", "-", "0", 'error: versions: invalid constraint ">=banana"'],
-        ["1", "a/y", HOST, "0", "ok"],
-    ]
+    first, second = table(render_table([report]), "FILTER")
+    assert first[:4] == ["0", "a/*", "-", "0"]
+    assert first[4].startswith('error: versions: invalid version constraint ">=banana"')
+    assert second == ["1", "a/y", HOST, "0", "ok"]
     assert "No images matched." in render_table([report])
     assert report.status == "Degraded"
 
@@ -446,7 +534,7 @@ def test_a_filter_that_cannot_run_shows_its_error_without_a_registry() -> None:
 def test_table_columns_line_up_whatever_the_cell_widths() -> None:
     images = (image("a/x", "1.0.0"), image("a/much-longer", "10.20.30"))
     report = report_for(
-        {"filters": [{"image": "a/*"}]}, [FilterOutcome(0, "a/*", images=images)], notes=("a note",)
+        {"filters": [{"image": "a/*"}]}, [FilterResult(0, "a/*", images=images)], notes=("a note",)
     )
 
     lines = render_table([report]).splitlines()
@@ -469,7 +557,7 @@ def test_table_columns_line_up_whatever_the_cell_widths() -> None:
 def test_json_and_yaml_hold_the_same_document_with_keys_in_a_fixed_order() -> None:
     report = report_for(
         {"maxModels": 1, "filters": [{"image": "a/*"}]},
-        [FilterOutcome(0, "a/*", images=(image("a/x", "1.0.0"), image("a/x", "2.0.0")))],
+        [FilterResult(0, "a/*", images=(image("a/x", "1.0.0"), image("a/x", "2.0.0")))],
     )
 
     document = report_document([report])
@@ -513,7 +601,7 @@ def test_sources_and_secrets_are_read_from_kubectl_lists_too(tmp_path: Path) -> 
     manifests = read_manifests(manifest, [secrets])
 
     assert [s.name for s in manifests.sources] == ["a", "b"]
-    assert list(manifests.secrets) == ["creds"]
+    assert [d["metadata"]["name"] for d in manifests.related] == ["creds"]
 
 
 @pytest.mark.parametrize("value", ["0", "10001", "many"])
@@ -525,3 +613,16 @@ def test_max_models_outside_its_range_is_a_usage_error(
 
     assert exited.value.code == 2
     assert "argument --max-models" in capsys.readouterr().err
+
+
+def test_the_example_sync_request_is_what_emit_request_prints_for_the_example_source(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    example = ROOT / "examples" / "local-registry-sync.json"
+
+    code = main(
+        ["preview", str(ROOT / "examples" / "local-registry-source.yaml"), "--emit-request"]
+    )
+
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(example.read_text())

@@ -23,9 +23,10 @@ from jsonschema.protocols import Validator
 
 from tests.hooks.wire import (
     API_VERSION,
-    MODEL_KEY,
+    MODEL_GROUP,
     RULE_GROUPS,
     Object,
+    customize_request,
     encode,
     observed_child,
     related_key,
@@ -81,7 +82,7 @@ def check_sync_answer(request: Mapping[str, Any], reply: Mapping[str, Any]) -> N
     assert not errors, errors
     names = child_names(reply)
     assert len(names) == len(set(names)), "a child is returned twice"
-    observed = request.get("children", {}).get(MODEL_KEY) or {}
+    observed = request.get("children", {}).get(MODEL_GROUP) or {}
     missing = sorted(set(observed) - set(names))
     assert not missing, f"observed children missing from the answer (would be deleted): {missing}"
     parent = request["parent"]
@@ -197,6 +198,11 @@ class Metacontroller:
     related: Object = field(default_factory=dict)
     replies: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    # The cluster's objects: when given, each sync first asks the customize hook which of them
+    # to relate, as Metacontroller does, instead of using `related` as it stands.
+    cluster: list[Object] | None = None
+    # An API server whose CRD lacks `status.scan` drops it on every status write.
+    prunes_scan: bool = False
     _serial: int = 0
     _changed: bool = False
 
@@ -206,12 +212,15 @@ class Metacontroller:
         return cls(
             hook,
             copy.deepcopy(request["parent"]),
-            copy.deepcopy(dict(request["children"].get(MODEL_KEY) or {})),
+            copy.deepcopy(dict(request["children"].get(MODEL_GROUP) or {})),
             copy.deepcopy(dict(request["related"])),
         )
 
     def request(self) -> Object:
         """The sync request for the current state."""
+        if self.cluster is not None:
+            answer = self.hook.customize(customize_request(self.parent), "/customize/modelsource")
+            self.related = select_related(answer["relatedResources"], self.cluster)
         return sync_request(self.parent, self.children, self.related)
 
     def sync(self) -> dict[str, Any]:
@@ -234,6 +243,8 @@ class Metacontroller:
                 self.children[name] = observed_child(child, self.parent, self._serial)
                 changed = True
         status = dict(reply.get("status") or {})
+        if self.prunes_scan:
+            status.pop("scan", None)
         generation = self.parent["metadata"].get("generation")
         if generation is not None:
             status["observedGeneration"] = generation

@@ -7,6 +7,8 @@ Secrets under `Secret.v1` keyed `kaiwo-system/NAME`, StorageClasses under
 `StorageClass.storage.k8s.io/v1` keyed by name.
 """
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -16,8 +18,8 @@ from tests.hooks.conftest import GITHUB_TOKEN, HookEnv
 from tests.hooks.emulator import HookClient
 from tests.hooks.expected import condition
 from tests.hooks.wire import (
-    SECRET_KEY,
-    STORAGE_CLASS_KEY,
+    SECRET_GROUP,
+    STORAGE_CLASS_GROUP,
     config,
     config_sync_request,
     login,
@@ -39,7 +41,7 @@ def world(
     if storage:
         objects.append(storage_class(storage))
     kept = [o for o in objects if o["metadata"]["name"] not in skip]
-    return related([SECRET_KEY, STORAGE_CLASS_KEY], [*kept, *extra])
+    return related([SECRET_GROUP, STORAGE_CLASS_GROUP], [*kept, *extra])
 
 
 def sync_config(
@@ -328,7 +330,7 @@ def test_a_secret_problem_degrades_the_config_with_its_own_condition(
 
 def test_every_problem_is_reported_once(hook: HookClient) -> None:
     objects = world(PRODUCTION, skip=("prod-registry", "prod-mirror", "premium-ssd"))
-    objects[SECRET_KEY]["kaiwo-system/prod-mirror"] = secret(
+    objects[SECRET_GROUP]["kaiwo-system/prod-mirror"] = secret(
         "prod-mirror", VALID_AUTHS, type="Opaque"
     )
     status = sync_config(hook, "production", PRODUCTION, objects)
@@ -393,3 +395,17 @@ def test_names_no_secret_can_have_are_reported_together(hook: HookClient) -> Non
         "and '.'), so no such secret can exist; secret name \"team/creds\" is not a valid Secret "
         "name (lower-case letters, digits, '-' and '.'), so no such secret can exist"
     )
+
+
+def test_a_legacy_dockercfg_secret_is_valid_as_the_source_scan_accepts_it(hook: HookClient) -> None:
+    legacy = base64.b64encode(json.dumps(VALID_AUTHS).encode()).decode()
+    spec = {"imagePullSecrets": [{"name": "legacy"}]}
+    objects = related(
+        [SECRET_GROUP],
+        [secret("legacy", data={".dockercfg": legacy}, type="kubernetes.io/dockercfg")],
+    )
+
+    status = sync_config(hook, "default", spec, objects)
+
+    assert status["status"] == "Ready"
+    assert condition(status, "PullSecret-legacy")["reason"] == "Valid"

@@ -66,3 +66,54 @@ def test_error_of_an_earlier_call_stays_in_the_final_status() -> None:
     degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
     assert "org/aim-b: registry failed with 500" in degraded["message"]
     assert scan.targets[1][0].resume_after == "org/aim-b"
+
+
+def test_errors_of_a_long_continuation_do_not_grow_the_status_without_bound() -> None:
+    calls = 300
+    scan = ScriptedScan(
+        [
+            [
+                TargetResult(
+                    0,
+                    images=(image(f"org/aim-{n:04d}"),),
+                    error=f"listing tags of org/aim-{n:04d}x: registry failed with 500",
+                    finished=False,
+                    resume_after=f"org/aim-{n:04d}x",
+                )
+            ]
+            for n in range(calls)
+        ]
+    )
+    status = None
+    sizes = []
+    for _ in range(calls):
+        status = run(scan, status)["status"]
+        sizes.append(len(status["scan"]["progress"]["filters"][0]["error"]))
+
+    assert max(sizes) < 2100
+    assert sizes[-1] == sizes[-100]
+    assert "org/aim-0000x: registry failed" in status["scan"]["progress"]["filters"][0]["error"]
+
+
+def test_the_same_error_in_every_call_of_a_continuation_is_listed_once() -> None:
+    error = "listing tags of org/aim-b: registry failed with 500"
+    scan = ScriptedScan(
+        [
+            [
+                TargetResult(
+                    0,
+                    images=(image(f"org/aim-{n}"),),
+                    error=error,
+                    finished=False,
+                    resume_after=f"org/aim-{n}",
+                )
+            ]
+            for n in range(5)
+        ]
+    )
+    status = None
+    for _ in range(5):
+        status = run(scan, status)["status"]
+
+    assert status is not None
+    assert status["scan"]["progress"]["filters"][0]["error"] == error

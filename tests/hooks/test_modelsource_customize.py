@@ -11,8 +11,8 @@ from hooks.settings import Settings
 from tests.hooks.conftest import PRIVATE_PASSWORD, PRIVATE_USER, HookEnv
 from tests.hooks.emulator import HookClient, select_related
 from tests.hooks.wire import (
-    CONFIG_KEY,
-    SECRET_KEY,
+    CONFIG_GROUP,
+    SECRET_GROUP,
     config,
     customize_request,
     login,
@@ -143,8 +143,8 @@ def test_the_related_objects_the_rules_select_are_what_the_sync_uses(hooks_env: 
     rules = customize_source(hook, spec)["relatedResources"]
     related = select_related(rules, cluster)
     assert related == {
-        CONFIG_KEY: {"production": config("production", {})},
-        SECRET_KEY: {"kaiwo-system/creds": good},
+        CONFIG_GROUP: {"production": config("production", {})},
+        SECRET_GROUP: {"kaiwo-system/creds": good},
     }
     reply = hook.sync(sync_request(parent, {}, related))
     assert reply["status"]["status"] == "Ready"

@@ -19,7 +19,8 @@ from tests.hooks.conftest import PRIVATE_PASSWORD, PRIVATE_USER, START, HookEnv
 from tests.hooks.emulator import HookClient, Metacontroller
 from tests.hooks.expected import condition, condition_types, model, models
 from tests.hooks.wire import (
-    CONFIG_KEY,
+    CONFIG_GROUP,
+    MODEL_GROUP,
     config,
     login,
     observed_child,
@@ -310,24 +311,48 @@ def test_scan_is_not_repeated_before_it_is_due(hook: HookClient, hooks_env: Hook
     assert times == {"2026-08-20T10:00:00Z"}
 
 
-def test_deleted_model_is_recreated_at_the_next_due_scan_not_before(
+def test_a_model_deleted_by_hand_is_recreated_by_the_next_sync_and_never_counted_meanwhile(
+    hook: HookClient, hooks_env: HookEnv
+) -> None:
+    controller = start(hook, {"filters": [{"image": "amdenterpriseai/aim-llama3"}]})
+    controller.run()
+    owned = controller.status["discoveredModels"]
+    victim = model("models", LLAMA3)["metadata"]["name"]
+    controller.delete_child(victim)
+    calls = hooks_env.registry_calls()
+
+    hooks_env.clock.advance(1800)
+    reply = hook.sync(controller.request())
+    assert hooks_env.registry_calls() > calls
+    assert victim in [c["metadata"]["name"] for c in reply["children"]]
+    assert reply["status"]["discoveredModels"] == len(reply["children"]) == owned
+
+
+def test_a_model_that_cannot_be_recreated_backs_off_instead_of_scanning_in_a_loop(
     hook: HookClient, hooks_env: HookEnv
 ) -> None:
     controller = start(hook, {"filters": [{"image": "amdenterpriseai/aim-llama3"}]})
     controller.run()
     victim = model("models", LLAMA3)["metadata"]["name"]
+    # The API server refuses the model every time (an admission webhook, a quota...).
     controller.delete_child(victim)
-
-    hooks_env.clock.advance(1800)
-    reply = controller.run()
-    assert victim not in controller.children
-    assert victim not in [c["metadata"]["name"] for c in reply["children"]]
-
-    next_scan = controller.status["scan"]["nextScanTime"]
-    assert next_scan == "2026-08-20T11:00:00Z"
-    hooks_env.clock.now = START + timedelta(hours=1, seconds=1)
-    controller.run()
-    assert victim in controller.children
+    hooks_env.clock.advance(30)
+    request = controller.request()
+    first = hook.sync(request)
+    assert first["status"]["scan"]["recreateAttempts"] == 1
+    request["parent"]["status"] = first["status"]
+    again = hook.sync(request)
+    # Not due again at once: the discovered count is what this answer holds, and no scan ran.
+    assert (
+        again["status"]["discoveredModels"]
+        == len(again["children"])
+        == len(request["children"][MODEL_GROUP])
+    )
+    assert again["status"]["scan"] == first["status"]["scan"]
+    assert again["resyncAfterSeconds"] == 60
+    hooks_env.clock.advance(60)
+    third = hook.sync(request)
+    assert third["status"]["scan"]["recreateAttempts"] == 2
     assert controller.status["discoveredModels"] == 3
 
 
@@ -363,7 +388,7 @@ def test_missing_explicit_config_fails_without_scanning_and_keeps_children(
     assert (hooks_env.registry_calls(), hooks_env.api_calls()) == (0, 0)
 
     # The config appears: Metacontroller calls the sync again, which now scans.
-    controller.related[CONFIG_KEY]["production"] = config("production", {})
+    controller.related[CONFIG_GROUP]["production"] = config("production", {})
     controller.run()
     assert controller.status["status"] == "Ready"
     assert "Failure" not in condition_types(controller.status)
@@ -391,7 +416,7 @@ def test_missing_default_config_is_reported_and_the_scan_goes_on(
     # The default config appears before the next scan is due: the changed input is scanned.
     calls = hooks_env.registry_calls()
     hooks_env.clock.advance(60)
-    controller.related[CONFIG_KEY]["default"] = config("default", {})
+    controller.related[CONFIG_GROUP]["default"] = config("default", {})
     controller.run()
     assert hooks_env.registry_calls() > calls
     assert condition(controller.status, "ConfigResolved")["reason"] == "ConfigFound"
@@ -405,7 +430,7 @@ def test_config_status_writes_do_not_trigger_scans(hook: HookClient, hooks_env: 
     controller = start(hook, spec, related=[config("production", {})])
     controller.run()
     calls = hooks_env.registry_calls()
-    controller.related[CONFIG_KEY]["production"] = config(
+    controller.related[CONFIG_GROUP]["production"] = config(
         "production", {}, status={"status": "Ready"}, resource_version="60002"
     )
     controller.run()
@@ -472,7 +497,8 @@ def test_rate_limit_longer_than_the_deadline_schedules_the_next_scan_after_it(
     )
     controller = start(hook, {"filters": [{"image": "amdenterpriseai/aim-llama3"}]})
     reply = controller.run()
-    assert controller.status["status"] == "Failed"
+    # Nothing is known to be wrong yet: the first scan waits for the registry (Pending).
+    assert controller.status["status"] == "Pending"
     assert controller.status["scan"]["nextScanTime"] == "2026-08-20T10:10:00Z"
     assert reply["resyncAfterSeconds"] == 600
 
@@ -492,7 +518,7 @@ def test_not_due_sync_returns_a_thousand_children_unchanged(hook: HookClient) ->
     }
     reply = hook.sync(sync_request(parent, many, controller.related))
     assert len(reply["children"]) == 1000
-    assert reply["status"] == parent["status"]
+    assert reply["status"] == {**parent["status"], "discoveredModels": 1000}
 
 
 def test_a_fixed_spec_is_scanned_at_once_and_replaces_the_failed_status(

@@ -115,7 +115,7 @@ def test_customize_asks_for_its_secrets_in_its_namespace_only(hook: HookClient) 
     }
     cluster = [secret(ns, "team-pull") for ns in ("team-a", "team-b", OPERATOR)]
     delivered = select_related(reply["relatedResources"], cluster)
-    assert list(delivered[wire.SECRET_KEY]) == ["team-a/team-pull"]
+    assert list(delivered[wire.SECRET_GROUP]) == ["team-a/team-pull"]
 
 
 @pytest.mark.parametrize("path", [SYNC, CUSTOMIZE])

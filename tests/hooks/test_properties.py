@@ -31,10 +31,10 @@ from tests.hooks.emulator import (
 from tests.hooks.endpoints import EveryHost
 from tests.hooks.expected import models
 from tests.hooks.wire import (
-    MODEL_KEY,
+    MODEL_GROUP,
     NAMESPACE,
-    SECRET_KEY,
-    STORAGE_CLASS_KEY,
+    SECRET_GROUP,
+    STORAGE_CLASS_GROUP,
     config,
     config_sync_request,
     dockerconfigjson,
@@ -295,7 +295,7 @@ def sync_case(draw: st.DrawFn) -> dict[str, Any]:
     configs = draw(st.lists(st.sampled_from(["default", "production"]), max_size=2, unique=True))
     related = source_related(spec, [*secrets, *(config(name, {}) for name in configs)])
     if draw(st.booleans()):
-        related.setdefault(SECRET_KEY, {})
+        related.setdefault(SECRET_GROUP, {})
     return {
         "request": sync_request(parent, draw(existing_children(parent)), related),
         "faults": draw(st.lists(fault_rule, min_size=draw(st.sampled_from([0, 1, 1])), max_size=3)),
@@ -344,7 +344,7 @@ def test_any_request_and_any_registry_fault_never_drops_a_child(hooks_env: HookE
 
 def check_reply(request: Mapping[str, Any], reply: Mapping[str, Any]) -> None:
     """0 dropped; a status the CRD accepts; the strict schema whenever the children allow it."""
-    observed = request["children"][MODEL_KEY]
+    observed = request["children"][MODEL_GROUP]
     names = [(c.get("metadata") or {}).get("name") for c in reply["children"]]
     missing = sorted(set(observed) - set(names))
     assert not missing, f"children dropped: {missing}"
@@ -395,7 +395,7 @@ def test_any_config_sync_is_answered_with_a_status_the_crd_accepts(hook: HookCli
     def check(spec: Any, secrets: list[dict[str, Any]], with_storage: bool) -> None:
         objects = [*secrets, *([storage_class("standard")] if with_storage else [])]
         request = config_sync_request(
-            config("default", spec), related([SECRET_KEY, STORAGE_CLASS_KEY], objects)
+            config("default", spec), related([SECRET_GROUP, STORAGE_CLASS_GROUP], objects)
         )
         reply = hook.sync_config(request)
         assert reply["status"]["status"] in ("Ready", "Degraded")

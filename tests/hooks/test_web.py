@@ -20,7 +20,7 @@ from tests.harness.processes import gunicorn_command, stop_process, wait_until_h
 from tests.hooks.conftest import HookEnv
 from tests.hooks.emulator import HookClient, check_sync_answer
 from tests.hooks.wire import (
-    MODEL_KEY,
+    MODEL_GROUP,
     customize_request,
     encode,
     source,
@@ -81,9 +81,9 @@ def test_a_body_that_is_not_a_sync_request_is_a_400_with_a_json_error(
 @pytest.mark.parametrize(
     "children",
     [
-        {MODEL_KEY: []},
-        {MODEL_KEY: {"model-a": "not an object"}},
-        {MODEL_KEY: {"model-a": None}},
+        {MODEL_GROUP: []},
+        {MODEL_GROUP: {"model-a": "not an object"}},
+        {MODEL_GROUP: {"model-a": None}},
         [],
     ],
     ids=["group-is-a-list", "child-is-a-string", "child-is-null", "children-is-a-list"],

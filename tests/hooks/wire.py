@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 API_VERSION = "aim.silogen.ai/v1alpha1"
-MODEL_KEY = "AIMClusterModel.aim.silogen.ai/v1alpha1"
-SECRET_KEY = "Secret.v1"
-CONFIG_KEY = "AIMClusterConfig.aim.silogen.ai/v1alpha1"
-STORAGE_CLASS_KEY = "StorageClass.storage.k8s.io/v1"
+MODEL_GROUP = "AIMClusterModel.aim.silogen.ai/v1alpha1"
+SECRET_GROUP = "Secret.v1"
+CONFIG_GROUP = "AIMClusterConfig.aim.silogen.ai/v1alpha1"
+STORAGE_CLASS_GROUP = "StorageClass.storage.k8s.io/v1"
 NAMESPACE = "kaiwo-system"
 DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
 SOURCE_UID = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
@@ -30,10 +30,10 @@ SOURCE_CONTROLLER = "aim-clustermodelsource-controller"
 CONFIG_CONTROLLER = "aim-clusterconfig-controller"
 # Which group key of `related` a customize rule fills (api.GroupVersionKind.MarshalText()).
 RULE_GROUPS = {
-    ("v1", "secrets"): SECRET_KEY,
-    (API_VERSION, "aimclusterconfigs"): CONFIG_KEY,
+    ("v1", "secrets"): SECRET_GROUP,
+    (API_VERSION, "aimclusterconfigs"): CONFIG_GROUP,
     (API_VERSION, "aimnamespaceconfigs"): f"AIMNamespaceConfig.{API_VERSION}",
-    ("storage.k8s.io/v1", "storageclasses"): STORAGE_CLASS_KEY,
+    ("storage.k8s.io/v1", "storageclasses"): STORAGE_CLASS_GROUP,
 }
 
 Object = dict[str, Any]
@@ -166,7 +166,7 @@ def secret(
     resource_version: str = "40115",
 ) -> Object:
     """A Secret in the operator namespace, in full (Metacontroller sends `data` as base64)."""
-    (template,) = sample()["related"][SECRET_KEY].values()
+    (template,) = sample()["related"][SECRET_GROUP].values()
     obj: Object = template
     obj["metadata"].update(
         name=name, resourceVersion=resource_version, uid=f"secret-{name}-{resource_version}"
@@ -216,9 +216,9 @@ def related(groups: Iterable[str], objects: Iterable[Mapping[str, Any]] = ()) ->
 def source_related(spec: Any, objects: Iterable[Mapping[str, Any]] = ()) -> Object:
     """`related` for a source, with the groups its customize rules create (config always,
     secrets when the spec names any)."""
-    groups = [CONFIG_KEY]
+    groups = [CONFIG_GROUP]
     if isinstance(spec, Mapping) and spec.get("imagePullSecrets"):
-        groups.append(SECRET_KEY)
+        groups.append(SECRET_GROUP)
     return related(groups, objects)
 
 
@@ -242,7 +242,7 @@ def sync_request(
     """A model-source sync request: parent, observed children by name, related objects."""
     doc = _envelope(SOURCE_CONTROLLER, "aimclustermodelsources", children=True)
     doc["parent"] = sorted_keys(parent)
-    doc["children"] = {MODEL_KEY: sorted_keys(dict(children or {}))}
+    doc["children"] = {MODEL_GROUP: sorted_keys(dict(children or {}))}
     doc["related"] = sorted_keys(related_objects or {})
     doc["finalizing"] = finalizing
     return doc

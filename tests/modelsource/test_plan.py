@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hooks.modelsource.naming import collision_free_name, is_valid_model_name, model_name
 from hooks.modelsource.plan import (
     ChildTemplate,
-    FilterOutcome,
+    FilterResult,
     kept_child,
     new_child,
     ordered_images,
@@ -30,8 +30,8 @@ def hub(repository: str, tag: str) -> ImageRef:
     return ImageRef("docker.io", repository, tag)
 
 
-def found(index: int, *images: ImageRef, **kwargs: Any) -> FilterOutcome:
-    return FilterOutcome(index, f"filter-{index}", images=images, **kwargs)
+def found(index: int, *images: ImageRef, **kwargs: Any) -> FilterResult:
+    return FilterResult(index, f"filter-{index}", images=images, **kwargs)
 
 
 def names(children: list[dict[str, Any]]) -> list[str]:
@@ -303,7 +303,7 @@ def test_limit_is_not_reached_when_every_image_has_a_model():
 def test_existing_children_are_kept_whatever_the_filters_now_say():
     olds = [child_for(hub("silogen/aim-old", t)) for t in ("1.0.0", "2.0.0")]
     outcomes = [
-        FilterOutcome(0, "silogen/aim-old", error="registry unreachable"),
+        FilterResult(0, "silogen/aim-old", error="registry unreachable"),
         found(1, hub("silogen/aim-new", "1.0.0")),
     ]
 
@@ -498,10 +498,10 @@ def observed_children(draw: st.DrawFn) -> dict[str, dict[str, Any]]:
 
 
 @st.composite
-def scans(draw: st.DrawFn) -> list[FilterOutcome]:
+def scans(draw: st.DrawFn) -> list[FilterResult]:
     count = draw(st.integers(0, 4))
     return [
-        FilterOutcome(
+        FilterResult(
             index,
             f"filter-{index}",
             images=tuple(draw(st.lists(images, max_size=10))),
@@ -534,7 +534,7 @@ def test_plan_never_loses_a_child_and_is_deterministic(children, outcomes, max_m
     assert plan.available >= len(plan.created) + plan.not_created
     assert plan_models(TEMPLATE, max_models, outcomes, children) == plan
     shuffled = [
-        FilterOutcome(
+        FilterResult(
             o.index,
             o.image,
             images=tuple(data.draw(st.permutations(o.images))),

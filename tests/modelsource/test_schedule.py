@@ -11,23 +11,23 @@ from hypothesis import strategies as st
 
 from hooks.modelsource.schedule import (
     FilterProgress,
-    Progress,
-    ScanBook,
+    ScanProgress,
+    ScanRecord,
     after_scan,
     backoff_seconds,
-    book_to_json,
     continuing,
     fingerprint,
-    read_book,
+    read_scan_record,
     resync_after,
     scan_due,
+    scan_record_json,
 )
 from tests.manifests import crdschema
 
 NOW = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
 HOUR = 3600.0
 CRD = Path(__file__).resolve().parents[2] / "crds" / "aimclustermodelsources.yaml"
-PROGRESS = Progress(
+PROGRESS = ScanProgress(
     started=NOW - timedelta(seconds=20),
     fingerprint="fp",
     filters=(
@@ -40,8 +40,8 @@ PROGRESS = Progress(
 )
 
 
-def scanned(*, failures: int = 0, next_in: float = HOUR, fp: str = "fp") -> ScanBook:
-    return ScanBook(
+def scanned(*, failures: int = 0, next_in: float = HOUR, fp: str = "fp") -> ScanRecord:
+    return ScanRecord(
         fingerprint=fp,
         last_attempt=NOW - timedelta(minutes=1),
         failure_count=failures,
@@ -49,7 +49,7 @@ def scanned(*, failures: int = 0, next_in: float = HOUR, fp: str = "fp") -> Scan
     )
 
 
-def scan(book: ScanBook, **kwargs: Any) -> ScanBook:
+def scan(record: ScanRecord, **kwargs: Any) -> ScanRecord:
     arguments: dict[str, Any] = {
         "current": "fp",
         "now": NOW,
@@ -59,12 +59,12 @@ def scan(book: ScanBook, **kwargs: Any) -> ScanBook:
         "retry_after": None,
     }
     arguments.update(kwargs)
-    return after_scan(book, **arguments)
+    return after_scan(record, **arguments)
 
 
-def wait_of(book: ScanBook) -> float:
-    assert book.next_scan is not None
-    return (book.next_scan - NOW).total_seconds()
+def wait_of(record: ScanRecord) -> float:
+    assert record.next_scan is not None
+    return (record.next_scan - NOW).total_seconds()
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def scan_schema():
 
 
 def test_scan_is_due_when_never_scanned():
-    assert scan_due(read_book({}), "fp", NOW)
+    assert scan_due(read_scan_record({}), "fp", NOW)
 
 
 def test_scan_is_due_when_the_inputs_changed():
@@ -95,22 +95,22 @@ def test_scan_is_not_due_before_next_scan_time():
 
 
 def test_scan_in_progress_for_the_same_inputs_continues():
-    book = scan(ScanBook(), progress=PROGRESS)
+    record = scan(ScanRecord(), progress=PROGRESS)
 
-    assert continuing(book, "fp") == PROGRESS
-    assert scan_due(book, "fp", NOW)
-    assert resync_after(book, NOW) == 1
+    assert continuing(record, "fp") == PROGRESS
+    assert scan_due(record, "fp", NOW)
+    assert resync_after(record, NOW) == 1
 
 
 def test_scan_in_progress_for_other_inputs_starts_over():
-    book = scan(ScanBook(), progress=PROGRESS)
+    record = scan(ScanRecord(), progress=PROGRESS)
 
-    assert continuing(book, "changed") is None
-    assert scan_due(book, "changed", NOW)
+    assert continuing(record, "changed") is None
+    assert scan_due(record, "changed", NOW)
 
 
 def test_bookkeeping_without_next_scan_time_is_due():
-    assert scan_due(ScanBook(fingerprint="fp", last_attempt=NOW), "fp", NOW)
+    assert scan_due(ScanRecord(fingerprint="fp", last_attempt=NOW), "fp", NOW)
 
 
 # Backoff after failed scans, and the interval after good ones.
@@ -133,26 +133,26 @@ def test_backoff_after_very_many_failures_is_the_interval():
 
 
 def test_consecutive_failed_scans_wait_longer_each_time():
-    book = ScanBook()
+    record = ScanRecord()
     waits = []
     for _ in range(4):
-        book = scan(book, failed=True)
-        waits.append(wait_of(book))
+        record = scan(record, failed=True)
+        waits.append(wait_of(record))
 
     assert waits == [30, 60, 120, 240]
-    assert book.failure_count == 4
+    assert record.failure_count == 4
 
 
 def test_successful_scan_waits_the_interval_and_forgets_failures():
-    book = scan(scanned(failures=5), failed=False)
+    record = scan(scanned(failures=5), failed=False)
 
-    assert book == ScanBook(
+    assert record == ScanRecord(
         fingerprint="fp", last_attempt=NOW, failure_count=0, next_scan=NOW + timedelta(hours=1)
     )
 
 
 def test_fractional_interval_is_rounded_up_to_whole_seconds():
-    assert wait_of(scan(ScanBook(), interval=90.2)) == 91
+    assert wait_of(scan(ScanRecord(), interval=90.2)) == 91
 
 
 @pytest.mark.parametrize(
@@ -160,29 +160,29 @@ def test_fractional_interval_is_rounded_up_to_whole_seconds():
     [(True, 300.0, 300), (True, 10.0, 30), (False, 7200.0, 7200), (True, 0.5, 30)],
 )
 def test_retry_after_extends_the_wait(failed, retry_after, wait):
-    assert wait_of(scan(ScanBook(), failed=failed, retry_after=retry_after)) == wait
+    assert wait_of(scan(ScanRecord(), failed=failed, retry_after=retry_after)) == wait
 
 
 def test_absurd_retry_after_is_capped_at_a_day():
-    book = scan(ScanBook(), failed=True, retry_after=1e17)
+    record = scan(ScanRecord(), failed=True, retry_after=1e17)
 
-    assert wait_of(book) == 86400
-    assert book_to_json(book)["nextScanTime"] == "2025-01-16T10:30:00Z"
+    assert wait_of(record) == 86400
+    assert scan_record_json(record)["nextScanTime"] == "2025-01-16T10:30:00Z"
 
 
 def test_unfinished_scan_continues_at_once_and_keeps_its_failures():
-    book = scan(scanned(failures=2), progress=PROGRESS)
+    record = scan(scanned(failures=2), progress=PROGRESS)
 
-    assert book.next_scan == NOW
-    assert book.progress == PROGRESS
-    assert book.failure_count == 2
+    assert record.next_scan == NOW
+    assert record.progress == PROGRESS
+    assert record.failure_count == 2
 
 
 def test_completed_scan_clears_the_progress():
-    book = scan(scan(ScanBook(), progress=PROGRESS))
+    record = scan(scan(ScanRecord(), progress=PROGRESS))
 
-    assert book.progress is None
-    assert not scan_due(book, "fp", NOW)
+    assert record.progress is None
+    assert not scan_due(record, "fp", NOW)
 
 
 # resyncAfterSeconds.
@@ -197,14 +197,14 @@ def test_resync_after_is_the_time_to_the_next_scan_rounded_up_at_least_one(next_
 
 
 def test_resync_after_is_one_second_when_nothing_is_scheduled():
-    assert resync_after(ScanBook(), NOW) == 1
+    assert resync_after(ScanRecord(), NOW) == 1
 
 
 # Reading and writing status.scan.
 
 
 def test_bookkeeping_round_trips_through_status():
-    book = ScanBook(
+    record = ScanRecord(
         fingerprint="fp",
         last_attempt=NOW,
         failure_count=3,
@@ -212,7 +212,7 @@ def test_bookkeeping_round_trips_through_status():
         progress=PROGRESS,
     )
 
-    written = book_to_json(book)
+    written = scan_record_json(record)
 
     assert written == {
         "fingerprint": "fp",
@@ -231,14 +231,14 @@ def test_bookkeeping_round_trips_through_status():
             "notCreated": 2,
         },
     }
-    assert read_book({"scan": written}) == book
+    assert read_scan_record({"scan": written}) == record
 
 
 def test_times_in_other_zones_are_read_as_the_same_instant():
-    book = read_book({"scan": {"nextScanTime": "2025-01-15T12:30:00+02:00"}})
+    record = read_scan_record({"scan": {"nextScanTime": "2025-01-15T12:30:00+02:00"}})
 
-    assert book.next_scan == NOW
-    assert book_to_json(book)["nextScanTime"] == "2025-01-15T10:30:00Z"
+    assert record.next_scan == NOW
+    assert scan_record_json(record)["nextScanTime"] == "2025-01-15T10:30:00Z"
 
 
 @pytest.mark.parametrize(
@@ -265,10 +265,10 @@ def test_times_in_other_zones_are_read_as_the_same_instant():
     ],
 )
 def test_malformed_bookkeeping_reads_as_nothing_known(status):
-    book = read_book(status)
+    record = read_scan_record(status)
 
-    assert book == ScanBook()
-    assert scan_due(book, "fp", NOW)
+    assert record == ScanRecord()
+    assert scan_due(record, "fp", NOW)
 
 
 def test_malformed_progress_entries_are_forgotten_one_by_one():
@@ -292,9 +292,9 @@ def test_malformed_progress_entries_are_forgotten_one_by_one():
         }
     }
 
-    progress = read_book(status).progress
+    progress = read_scan_record(status).progress
 
-    assert progress == Progress(
+    assert progress == ScanProgress(
         started=NOW,
         fingerprint="fp",
         filters=(FilterProgress(0, done=True), FilterProgress(4, done=False)),
@@ -355,14 +355,14 @@ scan_maps = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(raw=scan_maps | json_values)
 def test_any_bookkeeping_reads_without_error_and_writes_back_valid_and_stable(raw, scan_schema):
-    book = read_book({"scan": raw})
-    written = book_to_json(book)
+    record = read_scan_record({"scan": raw})
+    written = scan_record_json(record)
 
     assert crdschema.errors(scan_schema, written) == []
-    assert book_to_json(read_book({"scan": written})) == written
+    assert scan_record_json(read_scan_record({"scan": written})) == written
     if written.get("fingerprint") != "fp" or "nextScanTime" not in written:
-        assert scan_due(book, "fp", NOW)
-    assert resync_after(book, NOW) >= 1
+        assert scan_due(record, "fp", NOW)
+    assert resync_after(record, NOW) >= 1
 
 
 # The fingerprint of the scanned inputs.

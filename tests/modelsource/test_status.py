@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from hooks.conditions import Condition, format_time
-from hooks.modelsource.plan import ChildTemplate, FilterOutcome, Plan, plan_models
+from hooks.modelsource.plan import ChildTemplate, FilterResult, Plan, plan_models
 from hooks.modelsource.schedule import (
     FilterProgress,
-    Progress,
-    ScanBook,
+    ScanProgress,
+    ScanRecord,
     after_scan,
-    book_to_json,
+    scan_record_json,
 )
 from hooks.modelsource.status import (
     DEGRADED,
@@ -38,13 +38,13 @@ LATER = NOW + timedelta(hours=1)
 CRD = Path(__file__).resolve().parents[2] / "crds" / "aimclustermodelsources.yaml"
 
 
-def ok(index: int, image: str, *tags: str, **kwargs: Any) -> FilterOutcome:
+def ok(index: int, image: str, *tags: str, **kwargs: Any) -> FilterResult:
     found = tuple(ImageRef("docker.io", image, tag) for tag in tags)
-    return FilterOutcome(index, image, images=found, **kwargs)
+    return FilterResult(index, image, images=found, **kwargs)
 
 
-def failed(index: int, image: str, error: str, **kwargs: Any) -> FilterOutcome:
-    return FilterOutcome(index, image, error=error, **kwargs)
+def failed(index: int, image: str, error: str, **kwargs: Any) -> FilterResult:
+    return FilterResult(index, image, error=error, **kwargs)
 
 
 def long_image(index: int) -> str:
@@ -321,14 +321,14 @@ def test_hundred_failing_long_filters_fit_the_condition_message_limit():
 
 
 def source_status(
-    outcomes: list[FilterOutcome], existing: dict[str, Any], *, max_models: int = 100
+    outcomes: list[FilterResult], existing: dict[str, Any], *, max_models: int = 100
 ) -> dict[str, Any]:
     """A status built from the core's pieces the way the controller builds it."""
     plan = plan_models(ChildTemplate("silogen-models", ("pull",)), max_models, outcomes, existing)
     state = scan_state(outcomes)
     progress = None
     if state == PROGRESSING:
-        progress = Progress(
+        progress = ScanProgress(
             started=NOW,
             fingerprint="0123456789abcdef",
             filters=tuple(
@@ -340,8 +340,8 @@ def source_status(
             available=plan.available,
             not_created=plan.not_created,
         )
-    book = after_scan(
-        ScanBook(),
+    record = after_scan(
+        ScanRecord(),
         current="0123456789abcdef",
         now=NOW,
         interval=3600,
@@ -370,7 +370,7 @@ def source_status(
         status["lastSyncTime"] = format_time(NOW)
     status["conditions"] = render_source_conditions(conditions, None, NOW, 4)
     status["observedGeneration"] = 4
-    status["scan"] = book_to_json(book)
+    status["scan"] = scan_record_json(record)
     return status
 
 
@@ -418,8 +418,8 @@ def test_the_plans_notes_are_in_the_ready_and_degraded_messages():
     # shows them like the filters' warnings, so they are never silent.
     note = '2 image(s) listed outside the reference grammar, dropped: "models/x:a\\n"'
     outcomes = [
-        FilterOutcome(0, "models/*", images=(ImageRef("registry.test", "models/x", "1.0.0"),)),
-        FilterOutcome(1, "other/*", error="registry down"),
+        FilterResult(0, "models/*", images=(ImageRef("registry.test", "models/x", "1.0.0"),)),
+        FilterResult(1, "other/*", error="registry down"),
     ]
     plan = Plan(children=[], available=1, notes=(note,))
 

@@ -15,8 +15,8 @@ from hooks.metacontroller import (
     parse_namespaced_sync_request,
 )
 from hooks.namespaced.tenancy import (
-    MODEL_KEY,
-    SECRET_KEY,
+    MODEL_GROUP,
+    SECRET_GROUP,
     ConfigSecrets,
     SecretRef,
     customize_namespaced_source,
@@ -156,13 +156,13 @@ def test_loaded_secrets_keep_keychain_order_and_name_what_is_missing() -> None:
 
 def test_lookup_takes_only_the_v2_key_of_that_namespace() -> None:
     mine = secret("team-a", "pull")
-    assert namespaced_object(related([mine]), SECRET_KEY, "team-a", "pull") == mine
-    assert namespaced_object(related([mine]), SECRET_KEY, OPERATOR, "pull") is None
+    assert namespaced_object(related([mine]), SECRET_GROUP, "team-a", "pull") == mine
+    assert namespaced_object(related([mine]), SECRET_GROUP, OPERATOR, "pull") is None
     # A v1 bare key means "the parent's namespace": never taken for a named namespace.
-    assert namespaced_object({SECRET_KEY: {"pull": mine}}, SECRET_KEY, "team-a", "pull") is None
+    assert namespaced_object({SECRET_GROUP: {"pull": mine}}, SECRET_GROUP, "team-a", "pull") is None
     # An object filed under one namespace's key that declares another is not taken either.
-    misfiled = {SECRET_KEY: {f"{OPERATOR}/pull": mine}}
-    assert namespaced_object(misfiled, SECRET_KEY, OPERATOR, "pull") is None
+    misfiled = {SECRET_GROUP: {f"{OPERATOR}/pull": mine}}
+    assert namespaced_object(misfiled, SECRET_GROUP, OPERATOR, "pull") is None
 
 
 def test_config_secrets_are_read_leniently_from_its_spec() -> None:
@@ -175,7 +175,7 @@ def test_observed_models_are_keyed_by_name_and_none_is_dropped() -> None:
     child = {"apiVersion": "aim.silogen.ai/v1alpha1", "kind": "AIMModel", "metadata": {}}
     children = {"team-a/model-1": child, "team-a/model-2": child, "odd/model-3": child}
     assert list(observed_models(children, "team-a")) == ["model-1", "model-2", "odd/model-3"]
-    assert MODEL_KEY == "AIMModel.aim.silogen.ai/v1alpha1"
+    assert MODEL_GROUP == "AIMModel.aim.silogen.ai/v1alpha1"
 
 
 @pytest.mark.parametrize("namespace", [None, "", 7])

@@ -1,14 +1,14 @@
 """What the scanner tests share: the targets the controller would scan, and what servers received.
 
-Targets are built as the controller builds them (spec -> filters -> `scan_target`), so that the
-scanner is tested with the input it gets in production, not with targets made by hand.
+Targets are built as the service builds them (spec -> filters -> `pipeline.scan_targets`), so
+that the scanner is tested with the input it gets in production, not with targets made by hand.
 """
 
 from collections.abc import Mapping
 from typing import Any
 
-from hooks.modelsource.controller import scan_target
 from hooks.modelsource.filters import ImageFilter, build_filters
+from hooks.modelsource.pipeline import scan_targets
 from hooks.modelsource.spec import parse_spec
 from hooks.registry.targets import ScanTarget
 
@@ -18,8 +18,7 @@ def targets_for(spec: Mapping[str, Any]) -> list[ScanTarget]:
     filters = build_filters(parse_spec(dict(spec)))
     runnable = [f for f in filters if isinstance(f, ImageFilter)]
     assert len(runnable) == len(filters), filters
-    targets = [scan_target(f, None) for f in runnable]
-    return [t for t in targets if t is not None]
+    return scan_targets(filters, None)
 
 
 def sent_authorizations(requests: list[Any]) -> set[str]:

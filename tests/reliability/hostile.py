@@ -23,9 +23,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tests.hooks.wire import (
-    CONFIG_KEY,
-    MODEL_KEY,
-    SECRET_KEY,
+    CONFIG_GROUP,
+    MODEL_GROUP,
+    SECRET_GROUP,
     config,
     observed_child,
     source,
@@ -292,7 +292,7 @@ def _breaks_envelope(path: tuple[Any, ...]) -> bool:
 
 def _observed(doc: Any) -> tuple[str, ...]:
     children = doc.get("children") if isinstance(doc, dict) else None
-    group = children.get(MODEL_KEY) if isinstance(children, dict) else None
+    group = children.get(MODEL_GROUP) if isinstance(children, dict) else None
     return tuple(group) if isinstance(group, dict) else ()
 
 
@@ -305,17 +305,17 @@ def hostile_request(rng: random.Random, planted: Planted, mutations: list[str]) 
     status = _status(rng)
     if status is not None:
         parent["status"] = status
-    groups: dict[str, Any] = {MODEL_KEY: _children(rng)}
+    groups: dict[str, Any] = {MODEL_GROUP: _children(rng)}
     for group in rng.sample(FOREIGN_GROUPS, rng.choice([0, 0, 1, 2])):
         groups[group] = {"x": {"apiVersion": "v1", "kind": group.split(".")[0]}}
     doc["children"] = groups
     secrets = [_pull_secret(rng, planted, n) for n in SECRET_NAMES[: rng.randint(0, 3)]]
     related: dict[str, Any] = {
-        SECRET_KEY: {f"kaiwo-system/{s['metadata']['name']}": s for s in secrets},
-        CONFIG_KEY: {},
+        SECRET_GROUP: {f"kaiwo-system/{s['metadata']['name']}": s for s in secrets},
+        CONFIG_GROUP: {},
     }
     if rng.random() < 0.5:
-        related[CONFIG_KEY]["default"] = config("default", junk(rng))
+        related[CONFIG_GROUP]["default"] = config("default", junk(rng))
     doc["related"] = related
     broken = False
     for kind in mutations:

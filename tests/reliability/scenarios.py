@@ -15,8 +15,8 @@ from hooks.modelsource.naming import model_name
 from tests.harness.tokenserver import FailMode
 from tests.hooks.expected import models
 from tests.hooks.wire import (
-    CONFIG_KEY,
-    SECRET_KEY,
+    CONFIG_GROUP,
+    SECRET_GROUP,
     observed_child,
     related,
     source,
@@ -186,7 +186,7 @@ def sync_case(
         child["metadata"]["name"]: observed_child(child, parent, serial)
         for serial, child in enumerate(models(name, existing_images(primary, count)), 1)
     }
-    return sync_request(parent, owned, related([CONFIG_KEY, SECRET_KEY], secrets))
+    return sync_request(parent, owned, related([CONFIG_GROUP, SECRET_GROUP], secrets))
 
 
 @dataclass(frozen=True)

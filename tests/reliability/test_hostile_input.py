@@ -35,7 +35,7 @@ from tests.hooks.emulator import SYNC_SCHEMA, floats_in, response_schema, status
 from tests.hooks.endpoints import EveryHost
 from tests.hooks.wire import (
     API_VERSION,
-    MODEL_KEY,
+    MODEL_GROUP,
     encode,
     observed_child,
     source,
@@ -218,7 +218,7 @@ def test_a_model_nested_as_deep_as_the_parser_reads_is_kept_not_a_500(
     response = client.post("/sync/modelsource", data=body, content_type="application/json")
     assert response.status_code == 200, response.get_data()[:300]
     (child,) = jsonio.loads(response.get_data())["children"]
-    sent = jsonio.loads(body)["children"][MODEL_KEY]["deep-model"]
+    sent = jsonio.loads(body)["children"][MODEL_GROUP]["deep-model"]
     assert jsonio.dumps(child["spec"]) == jsonio.dumps(sent["spec"])
 
 

@@ -19,7 +19,7 @@ from hooks.modelsource.filters import ImageFilter, build_filters
 from hooks.modelsource.naming import model_name
 from hooks.modelsource.plan import (
     ChildTemplate,
-    FilterOutcome,
+    FilterResult,
     Plan,
     image_key,
     ordered_images,
@@ -29,7 +29,7 @@ from hooks.modelsource.spec import FilterSpec, SourceSpec
 from hooks.reference import ImageRef
 from hooks.registry.credentials import Credential, Keychain
 from tests.hooks.expected import condition
-from tests.hooks.wire import CONFIG_KEY, SECRET_KEY, related, source, sync_request
+from tests.hooks.wire import CONFIG_GROUP, SECRET_GROUP, related, source, sync_request
 from tests.reliability.conftest import Serve, World
 from tests.reliability.planted import Planted
 from tests.reliability.scenarios import PRIMARY, REGISTRY_SECRET
@@ -143,7 +143,7 @@ def test_star_globs_cost_a_pass_over_the_text_whatever_the_registry_lists(capsys
 # --- Many found images: only those that can still be created are named and sorted -------------
 
 
-def naming_everything(outcomes: list[FilterOutcome]) -> int:
+def naming_everything(outcomes: list[FilterResult]) -> int:
     """What planning cost before: every image sorted and named, whatever maxModels allowed."""
     return len({model_name(*image_key(image)) for image in ordered_images(outcomes)})
 
@@ -167,7 +167,7 @@ def test_planning_many_found_images_costs_a_pass_over_them(capsys):
     images = tuple(
         ImageRef("registry.test", f"models/repo-{r}", tag=t) for r in range(150) for t in tags
     )
-    outcomes = [FilterOutcome(0, "models/*", images=images)]
+    outcomes = [FilterResult(0, "models/*", images=images)]
     template = ChildTemplate("many")
 
     def plan() -> Plan:
@@ -223,7 +223,7 @@ def test_tags_outside_the_grammar_never_become_models_and_are_reported(
     secrets = [planted.login_secret(REGISTRY_SECRET, PRIMARY)]
 
     reply = hook.sync(
-        sync_request(source("hostile", spec), {}, related([CONFIG_KEY, SECRET_KEY], secrets))
+        sync_request(source("hostile", spec), {}, related([CONFIG_GROUP, SECRET_GROUP], secrets))
     )
 
     images = sorted(child["spec"]["image"] for child in reply["children"])

@@ -35,15 +35,15 @@ import pytest
 from bench.bodies import gated_body
 from hooks import jsonio
 from hooks.app import PARSED_MEMORY_PER_BODY_BYTE, create_app
-from hooks.modelsource.controller import NO_SCAN_SLOT_RESYNC_SECONDS
+from hooks.modelsource.pipeline import NO_SCAN_SLOT_RESYNC_SECONDS
 from hooks.settings import Settings
 from tests.harness.faultproxy import FaultProxy
 from tests.harness.processes import gunicorn_service
 from tests.hooks.emulator import Metacontroller, check_sync_answer
 from tests.hooks.expected import condition
 from tests.hooks.wire import (
-    CONFIG_KEY,
-    SECRET_KEY,
+    CONFIG_GROUP,
+    SECRET_GROUP,
     customize_request,
     encode,
     related,
@@ -74,7 +74,7 @@ def bulk_request(planted: Planted, **spec: Any) -> dict[str, Any]:
         **spec,
     }
     secrets = [planted.login_secret(REGISTRY_SECRET, PRIMARY)]
-    return sync_request(source("bulk", full), {}, related([CONFIG_KEY, SECRET_KEY], secrets))
+    return sync_request(source("bulk", full), {}, related([CONFIG_GROUP, SECRET_GROUP], secrets))
 
 
 def messages(reply: dict[str, Any]) -> tuple[str, str]:
@@ -88,7 +88,7 @@ def messages(reply: dict[str, Any]) -> tuple[str, str]:
 
 def padded(size: int) -> bytes:
     """A well-formed sync request padded (inside a label value) to exactly `size` bytes."""
-    request = sync_request(source("models", {"filters": []}), {}, related([CONFIG_KEY]))
+    request = sync_request(source("models", {"filters": []}), {}, related([CONFIG_GROUP]))
     base = len(encode(request))
     request["parent"]["metadata"]["labels"] = {"pad": ""}
     request["parent"]["metadata"]["labels"]["pad"] = "x" * (size - len(encode(request)))
@@ -240,7 +240,7 @@ def test_probes_and_gated_syncs_answer_while_every_scan_slot_is_stuck(
                 assert response.status_code == 200, response.text
                 reply = response.json()
                 assert reply == {
-                    "status": {},
+                    "status": {"discoveredModels": 0},
                     "children": [],
                     "resyncAfterSeconds": NO_SCAN_SLOT_RESYNC_SECONDS,
                 }
@@ -359,7 +359,7 @@ def hub_api(world: World, stalled: FaultProxy, planted: Planted) -> tuple[Settin
         dockerhub_api_url=stalled.url,
         endpoints={"docker.io": world.proxy.url},
     )
-    return settings, sync_request(source("hub", spec), {}, related([CONFIG_KEY]))
+    return settings, sync_request(source("hub", spec), {}, related([CONFIG_GROUP]))
 
 
 def github_api(world: World, stalled: FaultProxy, planted: Planted) -> tuple[Settings, Any]:
@@ -376,7 +376,7 @@ def github_api(world: World, stalled: FaultProxy, planted: Planted) -> tuple[Set
     )
     secrets = [planted.login_secret(REGISTRY_SECRET, "ghcr.io")]
     return settings, sync_request(
-        source("ghcr", spec), {}, related([CONFIG_KEY, SECRET_KEY], secrets)
+        source("ghcr", spec), {}, related([CONFIG_GROUP, SECRET_GROUP], secrets)
     )
 
 

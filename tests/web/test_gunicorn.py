@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hooks.modelsource.controller import NO_SCAN_SLOT_RESYNC_SECONDS
+from hooks.modelsource.pipeline import NO_SCAN_SLOT_RESYNC_SECONDS
 from tests.harness.loopback import free_port
 from tests.harness.populate import plan_from
 from tests.harness.processes import (
@@ -125,7 +125,7 @@ def pull_secret(service: Service, password: str = PASSWORD) -> dict[str, Any]:
 def scanned(hook: HookClient, request: dict[str, Any]) -> dict[str, Any]:
     """The answer of a sync that scanned: sent again, as Metacontroller does after the short
     resync, while the worker that got it had every scan slot taken (3 of its 4 threads)."""
-    while not (reply := hook.sync(request))["status"]:
+    while "status" not in (reply := hook.sync(request))["status"]:
         assert reply["resyncAfterSeconds"] == NO_SCAN_SLOT_RESYNC_SECONDS
     return reply
 
