@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -31,6 +32,10 @@ from hooks.registry.errors import (
 )
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+# The only content coding we ask for (`Accept-Encoding`); a body in any other, or encoded twice,
+# is refused: each layer of gzip multiplies what a few KiB on the wire inflate to.
+ACCEPT_ENCODING = "gzip"
+_GZIP_CODINGS = frozenset({"gzip", "x-gzip"})
 
 _LINK_PART = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _REL_NEXT = re.compile(r';\s*rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
@@ -79,24 +84,69 @@ async def send(
     answered = False
     try:
         async with client.stream(
-            method, target, headers=headers, params=params, data=data, json=json
+            method,
+            target,
+            headers={"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
+            params=params,
+            data=data,
+            json=json,
         ) as resp:
             answered = True
             metrics.registry_answered(canonical_registry(host), resp.status_code)
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ProtocolError(
-                        f"{what}: {host} sent more than {max_bytes} bytes; stopped reading"
-                    )
-                chunks.append(chunk)
-            return Response(resp.status_code, resp.headers, b"".join(chunks), resp.url)
+            body = await _read_body(resp, max_bytes, what, host)
+            return Response(resp.status_code, resp.headers, body, resp.url)
     except httpx.HTTPError as exc:
         if not answered:
             metrics.registry_answered(canonical_registry(host), None)
         raise _transport_error(exc, what, host) from None
+
+
+async def _read_body(resp: httpx.Response, max_bytes: int, what: str, host: str) -> bytes:
+    """The body as sent, inflated when gzip, never more than `max_bytes` of it in memory.
+
+    The raw bytes are read (`aiter_raw`, the same whatever transport sits under httpx) and
+    inflated here, a chunk at a time with the room left as the inflater's output limit, so a
+    bomb is refused after at most `max_bytes` of output, not after a chunk of gigabytes.
+    """
+    inflater = _inflater(resp.headers.get("content-encoding", ""), what, host)
+    chunks: list[bytes] = []
+    size = raw = 0
+    async for received in resp.aiter_raw():
+        raw += len(received)
+        chunk = received
+        if inflater is not None:
+            try:
+                chunk = inflater.decompress(received, max_bytes - size + 1)
+            except zlib.error:
+                chunks.clear()
+                raise ProtocolError(f"{what}: {host} sent a body that is not valid gzip") from None
+        size += len(chunk)
+        if size > max_bytes or raw > max_bytes:
+            chunks.clear()  # the exception's traceback must not keep what was read
+            raise ProtocolError(f"{what}: {host} sent more than {max_bytes} bytes; stopped reading")
+        chunks.append(chunk)
+    if inflater is not None and not inflater.eof:
+        chunks.clear()
+        raise ProtocolError(f"{what}: {host} sent a gzip body that ends too early")
+    return b"".join(chunks)
+
+
+def _inflater(header: str, what: str, host: str) -> zlib._Decompress | None:
+    """A gzip inflater for the `Content-Encoding` we asked for; a ProtocolError for any other
+    coding, or for more than one (`gzip, gzip`), which no server needs to send."""
+    codings = [c for c in (c.strip().lower() for c in header.split(",")) if c and c != "identity"]
+    if not codings:
+        return None
+    if len(codings) > 1:
+        raise ProtocolError(
+            f"{what}: {host} sent a body encoded {len(codings)} times over; refusing it"
+        )
+    if codings[0] not in _GZIP_CODINGS:
+        raise ProtocolError(
+            f"{what}: {host} sent a body in a content coding that was not asked for "
+            f"(only {ACCEPT_ENCODING}); refusing it"
+        )
+    return zlib.decompressobj(zlib.MAX_WBITS | 16)
 
 
 def _transport_error(exc: httpx.HTTPError, what: str, host: str) -> RegistryError:
