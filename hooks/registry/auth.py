@@ -382,7 +382,7 @@ class RegistryAuth:
             headers=headers,
             params=params,
             data=data,
-            max_bytes=self._settings.max_response_bytes,
+            settings=self._settings,
         )
 
 

@@ -10,9 +10,18 @@ import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from urllib.parse import urlsplit
+
+from hooks.reference import canonical_registry
 
 DOCKER_HUB_REGISTRY_URL = "https://registry-1.docker.io"
+# Hosts every deployment may talk to, labelled as themselves in the metrics.
+WELL_KNOWN_HOSTS = frozenset(
+    {"docker.io", "auth.docker.io", "hub.docker.com", "ghcr.io", "api.github.com", "quay.io"}
+)
+# The one `registry` label of every host the operator did not configure.
+OTHER_HOSTS_LABEL = "other"
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,27 @@ class RegistrySettings:
             return DOCKER_HUB_REGISTRY_URL
         scheme = "http" if registry in self.insecure_registries else "https"
         return f"{scheme}://{registry}"
+
+    def metric_label(self, host: str) -> str:
+        """The `registry` label of a request to `host` (host[:port]): a host the operator
+        configured or a well-known one as itself (an endpoint by the registry it serves),
+        any other as OTHER_HOSTS_LABEL.
+
+        Redirects, token realms and sources name hosts too; were each a label value, a registry
+        could make a time series per request (and fill the multiprocess metric files).
+        """
+        return self._metric_labels.get(canonical_registry(host), OTHER_HOSTS_LABEL)
+
+    @cached_property
+    def _metric_labels(self) -> dict[str, str]:
+        labels = {host: host for host in WELL_KNOWN_HOSTS | self.insecure_registries}
+        for url in (self.dockerhub_api_url, self.github_api_url):
+            netloc = canonical_registry(urlsplit(url).netloc)
+            labels[netloc] = netloc
+        for registry, url in self.endpoints.items():
+            labels[registry] = registry
+            labels[canonical_registry(urlsplit(url).netloc)] = registry
+        return labels
 
     def allows_plain_http(self, host: str) -> bool:
         """Credentials may travel over plain HTTP only to hosts the operator listed as insecure."""

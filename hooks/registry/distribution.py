@@ -233,7 +233,7 @@ class DistributionClient:
                 target,
                 what=what,
                 headers=headers,
-                max_bytes=self._settings.max_response_bytes,
+                settings=self._settings,
             )
             location = response.headers.get("location")
             if response.status not in _REDIRECT_STATUSES or not location:

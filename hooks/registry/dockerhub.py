@@ -110,7 +110,7 @@ class DockerHubClient:
             url,
             what=what,
             headers=headers,
-            max_bytes=self._settings.max_response_bytes,
+            settings=self._settings,
         )
 
     async def _bearer_token(self) -> str | None:
@@ -141,7 +141,7 @@ class DockerHubClient:
             what=what,
             headers={"Accept": "application/json"},
             json={"identifier": username, "secret": secret},
-            max_bytes=self._settings.max_response_bytes,
+            settings=self._settings,
         )
         if response.status == 401:
             raise AuthenticationError(

@@ -122,7 +122,7 @@ class GitHubPackagesClient:
                 "X-GitHub-Api-Version": API_VERSION,
                 "Authorization": f"Bearer {self._token}",
             },
-            max_bytes=self._settings.max_response_bytes,
+            settings=self._settings,
         )
 
     def _raise_for_status(self, response: Response, what: str) -> None:

@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from hooks import metrics
-from hooks.reference import canonical_registry
+from hooks.registry.config import RegistrySettings
 from hooks.registry.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -31,7 +31,6 @@ from hooks.registry.errors import (
     UnavailableError,
 )
 
-DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 # The only content coding we ask for (`Accept-Encoding`); a body in any other, or encoded twice,
 # is refused: each layer of gzip multiplies what a few KiB on the wire inflate to.
 ACCEPT_ENCODING = "gzip"
@@ -71,9 +70,11 @@ async def send(
     params: dict[str, str] | None = None,
     data: dict[str, str] | None = None,
     json: object | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    settings: RegistrySettings,
+    max_bytes: int | None = None,
 ) -> Response:
-    """Send one request and read at most `max_bytes` of the answer.
+    """Send one request and read at most `max_bytes` of the answer (by default the settings'
+    `max_response_bytes`).
 
     The body is a form (`data`) or a JSON document (`json`). Transport failures become
     `RegistryError`s here; HTTP error statuses are returned as they are, because only the
@@ -81,6 +82,8 @@ async def send(
     """
     target = httpx.URL(url)
     host = authority(target)
+    label = settings.metric_label(host)
+    limit = settings.max_response_bytes if max_bytes is None else max_bytes
     answered = False
     try:
         async with client.stream(
@@ -92,12 +95,12 @@ async def send(
             json=json,
         ) as resp:
             answered = True
-            metrics.registry_answered(canonical_registry(host), resp.status_code)
-            body = await _read_body(resp, max_bytes, what, host)
+            metrics.registry_answered(label, resp.status_code)
+            body = await _read_body(resp, limit, what, host)
             return Response(resp.status_code, resp.headers, body, resp.url)
     except httpx.HTTPError as exc:
         if not answered:
-            metrics.registry_answered(canonical_registry(host), None)
+            metrics.registry_answered(label, None)
         raise _transport_error(exc, what, host) from None
 
 

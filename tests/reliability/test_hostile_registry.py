@@ -11,12 +11,15 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 
+from hooks.registry.config import OTHER_HOSTS_LABEL
 from hooks.registry.errors import ProtocolError
 from tests.harness.apiserver import Reply
 from tests.reliability.conftest import Figures
 from tests.reliability.hostile_registry import (
     CALLS,
+    TAGS_PATH,
     Call,
     HostileServer,
     gzipped,
@@ -24,6 +27,9 @@ from tests.reliability.hostile_registry import (
     place,
     run,
     settings_for,
+)
+from tests.reliability.hostile_registry import (
+    REGISTRY as REGISTRY_NAME,
 )
 
 MiB = 1024 * 1024
@@ -86,3 +92,38 @@ def test_a_gzip_answer_within_the_cap_is_read(server: HostileServer) -> None:
     )
     outcome = run(CALLS[0], settings_for(server))
     assert getattr(outcome, "tags", None) == ["1.0.0"], outcome
+
+
+# --- 2. metric labels ---------------------------------------------------------------------------
+
+REDIRECTED_HOSTS = 40
+
+
+def registry_labels() -> set[str]:
+    """Every `registry` label value of the registry request counter in this process."""
+    return {
+        sample.labels["registry"]
+        for family in REGISTRY.collect()
+        if family.name == "aim_hooks_registry_requests"
+        for sample in family.samples
+    }
+
+
+def test_hosts_a_registry_names_share_one_metric_label(
+    server: HostileServer, figures: Figures
+) -> None:
+    """Each tag list redirects to another host (127.0.0.N, nothing listens there): the label set
+    grows by the configured registry and one value for the rest, not by a value per host."""
+    settings = settings_for(server)
+    before = registry_labels()
+    for n in range(REDIRECTED_HOSTS):
+        server.stub(
+            TAGS_PATH,
+            Reply(307, b"", {"Location": f"http://127.0.0.{n + 2}:9{n:03d}{TAGS_PATH}"}),
+        )
+        run(CALLS[0], settings)
+    added = registry_labels() - before
+    assert added <= {REGISTRY_NAME, OTHER_HOSTS_LABEL}, sorted(added)[:5]
+    figures.hostile_registry[f"metric labels ({REDIRECTED_HOSTS} hosts named by redirects)"] = (
+        f"{len(added)} new label values (before the fix: {REDIRECTED_HOSTS + 1})"
+    )
