@@ -50,6 +50,11 @@ CATALOG_SCOPE = "registry:catalog:*"
 DEFAULT_TOKEN_LIFETIME = 60.0  # seconds, when the token service does not say (token.md)
 TOKEN_EXPIRY_SKEW = 10.0  # renew this much early, so a token does not expire on its way
 OAUTH_CLIENT_ID = "aim-model-source-hooks"
+# Real tokens are a few KiB (Docker Hub's JWTs under 2, cloud registries' under 8); a token is
+# cached per scope and sent on every request, so a token service must not choose its size.
+MAX_TOKEN_CHARS = 32 * 1024
+# A token answer holds the token twice at most (`token` and `access_token`) and a few fields.
+TOKEN_ANSWER_BYTES = 3 * MAX_TOKEN_CHARS
 # RFC 9110 token characters, and the parts of an auth-param list (RFC 9110 §11).
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SEPARATORS = re.compile(r"[\s,]*")
@@ -383,6 +388,7 @@ class RegistryAuth:
             params=params,
             data=data,
             settings=self._settings,
+            max_bytes=TOKEN_ANSWER_BYTES,
         )
 
 
@@ -390,13 +396,23 @@ def _token_answer(doc: object, what: str, where: str) -> tuple[str, float]:
     """(token, lifetime in seconds) of a token response; `token` and `access_token` are one."""
     if not isinstance(doc, dict):
         raise ProtocolError(f"{what}: {where} answered something that is not a token")
-    value = doc.get("token") or doc.get("access_token")
-    if not isinstance(value, str) or not _HEADER_SAFE.fullmatch(value):
-        raise ProtocolError(f"{what}: {where} answered without a usable token")
+    value = checked_token(doc.get("token") or doc.get("access_token"), what, where)
     expires_in = doc.get("expires_in")
     if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
         return value, float(expires_in)
     return value, DEFAULT_TOKEN_LIFETIME
+
+
+def checked_token(value: object, what: str, where: str) -> str:
+    """A token a token service answered, if it can be sent as a header and is of a sane size."""
+    if isinstance(value, str) and len(value) > MAX_TOKEN_CHARS:
+        raise ProtocolError(
+            f"{what}: {where} answered a token of more than {MAX_TOKEN_CHARS} characters; "
+            "refusing it"
+        )
+    if not isinstance(value, str) or not _HEADER_SAFE.fullmatch(value):
+        raise ProtocolError(f"{what}: {where} answered without a usable token")
+    return value
 
 
 def _basic(username: str, password: str) -> str:

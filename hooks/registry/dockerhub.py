@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from hooks.registry.auth import TOKEN_ANSWER_BYTES, checked_token
 from hooks.registry.config import RegistrySettings
 from hooks.registry.errors import (
     AuthenticationError,
@@ -142,6 +143,7 @@ class DockerHubClient:
             headers={"Accept": "application/json"},
             json={"identifier": username, "secret": secret},
             settings=self._settings,
+            max_bytes=TOKEN_ANSWER_BYTES,
         )
         if response.status == 401:
             raise AuthenticationError(
@@ -152,9 +154,7 @@ class DockerHubClient:
         raise_for_status(response, what, now=self._clock())
         doc = response.json(what)
         token = doc.get("access_token") if isinstance(doc, dict) else None
-        if not isinstance(token, str) or not token:
-            raise ProtocolError(f"{what}: {url.host} answered without an access_token")
-        return token
+        return checked_token(token, what, url.host)
 
 
 def _page_names(doc: object, namespace: str, what: str) -> tuple[list[str], str | None]:

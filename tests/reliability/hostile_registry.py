@@ -31,6 +31,7 @@ TAGS_PATH = f"/v2/{REPOSITORY}/tags/list"
 CATALOG_PATH = "/v2/_catalog"
 TOKEN_PATH = "/token"
 HUB_PATH = "/v2/namespaces/org/repositories"
+HUB_SIGN_IN_PATH = "/v2/auth/token"
 GITHUB_PATH = "/orgs/org/packages"
 
 
@@ -88,11 +89,23 @@ async def _catalog(
 
 
 async def _hub(client: httpx.AsyncClient, settings: RegistrySettings, keychain: Keychain) -> Any:
+    return await _hub_listing(client, settings, None)
+
+
+async def _hub_signed_in(
+    client: httpx.AsyncClient, settings: RegistrySettings, keychain: Keychain
+) -> Any:
+    return await _hub_listing(client, settings, ("hub-user", "hub-secret"))
+
+
+async def _hub_listing(
+    client: httpx.AsyncClient, settings: RegistrySettings, login: tuple[str, str] | None
+) -> Any:
     hub = DockerHubClient(
         client,
         settings.dockerhub_api_url,
-        username=None,
-        secret=None,
+        username=login and login[0],
+        secret=login and login[1],
         settings=settings,
         clock=lambda: datetime.now(UTC),
     )
@@ -125,6 +138,7 @@ CALLS = (
     Call("Docker Hub API", HUB_PATH, _hub),
     Call("GitHub API", GITHUB_PATH, _github),
 )
+TOKEN_CALLS = (CALLS[2], Call("Docker Hub sign-in", HUB_SIGN_IN_PATH, _hub_signed_in))
 
 
 def challenge(server: HostileServer, realm: str | None = None) -> Reply:

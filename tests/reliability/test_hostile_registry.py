@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterator
 import pytest
 from prometheus_client import REGISTRY
 
+from hooks.registry.auth import MAX_TOKEN_CHARS
 from hooks.registry.config import OTHER_HOSTS_LABEL
 from hooks.registry.errors import ProtocolError
 from tests.harness.apiserver import Reply
 from tests.reliability.conftest import Figures
 from tests.reliability.hostile_registry import (
     CALLS,
+    HUB_PATH,
     TAGS_PATH,
+    TOKEN_CALLS,
     Call,
     HostileServer,
     gzipped,
@@ -127,3 +130,34 @@ def test_hosts_a_registry_names_share_one_metric_label(
     figures.hostile_registry[f"metric labels ({REDIRECTED_HOSTS} hosts named by redirects)"] = (
         f"{len(added)} new label values (before the fix: {REDIRECTED_HOSTS + 1})"
     )
+
+
+# --- 3. huge tokens -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", TOKEN_CALLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("size", [MAX_TOKEN_CHARS + 1, 1 * MiB])
+def test_a_huge_token_is_refused(
+    server: HostileServer, call: Call, size: int, figures: Figures
+) -> None:
+    place(server, call, Reply(200, {"token": "t" * size, "access_token": "t" * size}))
+
+    outcome = run(call, settings_for(server))
+
+    assert isinstance(outcome, ProtocolError), outcome
+    assert "refusing it" in str(outcome) or "stopped reading" in str(outcome)
+    figures.hostile_registry["tokens over 32 KiB (token realm, Hub sign-in)"] = (
+        "refused, none cached (before: cached and sent, 8 MiB per scope)"
+    )
+
+
+@pytest.mark.parametrize("call", TOKEN_CALLS, ids=lambda c: c.name)
+def test_a_token_under_the_bound_is_used(server: HostileServer, call: Call) -> None:
+    token = "t" * MAX_TOKEN_CHARS
+    place(server, call, Reply(200, {"token": token, "access_token": token}))
+    server.stub(HUB_PATH, Reply(200, {"count": 0, "next": None, "results": []}))
+
+    run(call, settings_for(server))
+
+    sent = {r.headers.get("authorization") for r in server.requests}
+    assert f"Bearer {token}" in sent
