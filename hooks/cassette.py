@@ -242,7 +242,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         self.exchanges.append(
             Exchange(method, url, headers, response.status_code, kept, redact_body(body))
         )
-        return httpx.Response(response.status_code, headers=kept, content=body)
+        return _unread(response.status_code, kept, body)
 
     async def aclose(self) -> None:
         """Close the wrapped transport (the scanner closes each registry's client)."""
@@ -290,6 +290,11 @@ class ReplayTransport(httpx.AsyncBaseTransport):
             )
         if exchange.error is not None:
             raise _request_error(exchange.error)(exchange.message, request=request)
-        return httpx.Response(
-            exchange.status, headers=exchange.response_headers, content=exchange.body
-        )
+        return _unread(exchange.status, exchange.response_headers, exchange.body)
+
+
+def _unread(status: int, headers: Headers, body: bytes) -> httpx.Response:
+    """A response whose body is still to be read, as a network transport hands it on: the
+    registry transport reads the raw stream (`aiter_raw`), which a response built from
+    `content=` has already consumed."""
+    return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
