@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hooks.reference import canonical_registry
-from hooks.registry.config import RegistrySettings
+from hooks.registry.config import DEFAULT_DENIED_NETWORKS, Network, RegistrySettings, parse_networks
 
 
 class SettingsError(ValueError):
@@ -60,6 +60,21 @@ def _endpoints(raw: str) -> dict[str, str]:
     return endpoints
 
 
+def _denied_networks(raw: str) -> tuple[Network, ...]:
+    """`AIM_REGISTRY_DENIED_NETWORKS`: CIDRs separated by commas; unset or empty is the
+    default (loopback, "this network", link-local), `none` denies nothing."""
+    if raw.strip().lower() == "none":
+        return ()
+    texts = [part for part in raw.split(",") if part.strip()] or list(DEFAULT_DENIED_NETWORKS)
+    try:
+        return parse_networks(texts)
+    except ValueError:
+        raise SettingsError(
+            f"AIM_REGISTRY_DENIED_NETWORKS={raw!r} is not a comma-separated list of networks "
+            "(such as 127.0.0.0/8,169.254.0.0/16) or none"
+        ) from None
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Build Settings from environment variables (README lists every one)."""
     insecure = frozenset(
@@ -78,6 +93,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         concurrency=int(_number(env, "AIM_SCAN_CONCURRENCY", 16, minimum=1)),
         request_timeout=_number(env, "AIM_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         scan_deadline=_number(env, "AIM_SCAN_DEADLINE_SECONDS", 20.0, minimum=0.1),
+        denied_networks=_denied_networks(env.get("AIM_REGISTRY_DENIED_NETWORKS", "")),
     )
     token = env.get("AIM_HOOK_TOKEN", "").strip() or None
     level = env.get("AIM_LOG_LEVEL", "INFO").strip().upper() or "INFO"

@@ -17,21 +17,23 @@ Where credentials may travel (the security rule, tested in tests/registry/test_a
   registry tokens, bearer tokens obtained with them) and every request to the token realm: a realm
   on plain HTTP is refused for a registry that is not listed, even anonymously, because the token
   it returns would be accepted by the registry as proof of access.
-- A realm whose host is an internal IP literal (loopback, link-local, private, unspecified or
-  reserved) is refused unless it is the registry's own host (go-containerregistry's SSRF
-  hardening): a registry cannot point our credentials, or our requests, at internal services.
+- A realm whose host resolves to an internal address (loopback, link-local, private,
+  unspecified or reserved; in any spelling the resolver accepts) is refused unless it is the
+  registry's own host or a host the operator configured (go-containerregistry's SSRF hardening):
+  a registry cannot point our credentials, or our requests, at internal services. Every host
+  is also checked against AIM_REGISTRY_DENIED_NETWORKS (transport.send).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import httpx
 
@@ -44,7 +46,7 @@ from hooks.registry.errors import (
     RegistryError,
     UnsupportedError,
 )
-from hooks.registry.transport import Response, authority, raise_for_status, send
+from hooks.registry.transport import Response, authority, parse_url, raise_for_status, send
 
 CATALOG_SCOPE = "registry:catalog:*"
 DEFAULT_TOKEN_LIFETIME = 60.0  # seconds, when the token service does not say (token.md)
@@ -171,7 +173,7 @@ class RegistryAuth:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = registry
-        self._base = httpx.URL(base_url)
+        self._base_url = base_url
         self._client = client
         self._settings = settings
         self._keychain = keychain
@@ -181,6 +183,12 @@ class RegistryAuth:
         self._locks: dict[str, asyncio.Lock] = {}
         self.token_request_count = 0
         """Requests sent to token services (for benchmarks)."""
+
+    @cached_property
+    def _base(self) -> httpx.URL:
+        """The registry's base URL; a ProtocolError at the first request that needs it when the
+        registry's name makes no URL (so that one bad registry fails only its own targets)."""
+        return parse_url(self._base_url, f"reaching {self.registry}")
 
     def _credential(self, repository: str | None) -> Credential | None:
         """The pull-secret credential for this registry and repository, if any."""
@@ -299,11 +307,6 @@ class RegistryAuth:
                 f"({authority(realm)}); refusing it: use HTTPS or list {self.registry} as an "
                 "insecure registry"
             )
-        if realm.host != self._base.host and _is_internal_address(realm.host):
-            raise UnsupportedError(
-                f"{what}: {self.registry} names a token service at the internal address "
-                f"{authority(realm)}, which is not the registry's own host; refusing it"
-            )
         return realm
 
     async def _fetch_token(
@@ -389,6 +392,8 @@ class RegistryAuth:
             data=data,
             settings=self._settings,
             max_bytes=TOKEN_ANSWER_BYTES,
+            same_host=realm.host == self._base.host,
+            private=False,
         )
 
 
@@ -417,18 +422,3 @@ def checked_token(value: object, what: str, where: str) -> str:
 
 def _basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-
-
-def _is_internal_address(host: str) -> bool:
-    """Whether a host is an IP literal of the machine or its private networks."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return (
-        address.is_loopback
-        or address.is_link_local
-        or address.is_private
-        or address.is_unspecified
-        or address.is_reserved
-    )

@@ -24,7 +24,7 @@ from hooks.registry.errors import (
     ProtocolError,
     UnsupportedError,
 )
-from hooks.registry.transport import PageTrail, Response, raise_for_status, send
+from hooks.registry.transport import PageTrail, Response, parse_url, raise_for_status, send
 
 PAGE_SIZE = 100  # the documented maximum of `page_size`
 # The Hub documents its JWT as valid for 10 minutes; renewing a minute early keeps a slow page
@@ -97,7 +97,8 @@ class DockerHubClient:
             raise_for_status(response, what, now=self._clock())
             names, next_page = _page_names(response.json(what), namespace, what)
             yield names
-            url = trail.follow(None if next_page is None else response.url.join(next_page))
+            following = None if next_page is None else parse_url(next_page, what, base=response.url)
+            url = trail.follow(following)
 
     async def _get(self, url: httpx.URL, what: str) -> Response:
         headers = {"Accept": "application/json"}

@@ -84,7 +84,7 @@ class GitHubPackagesClient:
         while True:
             self._raise_for_status(response, what)
             yield _package_names(response.json(what), owner, what)
-            url = trail.follow(next_link(response.headers, response.url))
+            url = trail.follow(next_link(response.headers, response.url, what))
             if url is None:
                 return
             response = await self._get(url, what)

@@ -8,9 +8,13 @@ request is counted here too (hooks/metrics.py), by host and the status of its an
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import re
+import socket
 import ssl
+import weakref
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +23,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from hooks import metrics
-from hooks.registry.config import RegistrySettings
+from hooks.registry.config import Address, RegistrySettings
 from hooks.registry.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -29,6 +33,7 @@ from hooks.registry.errors import (
     RegistryError,
     TLSError,
     UnavailableError,
+    UnsupportedError,
 )
 
 # The only content coding we ask for (`Accept-Encoding`); a body in any other, or encoded twice,
@@ -72,36 +77,121 @@ async def send(
     json: object | None = None,
     settings: RegistrySettings,
     max_bytes: int | None = None,
+    same_host: bool = False,
+    private: bool = True,
 ) -> Response:
     """Send one request and read at most `max_bytes` of the answer (by default the settings'
     `max_response_bytes`).
+
+    A host the operator did not configure is resolved first and refused when an address it
+    resolves to is in `settings.denied_networks`, or internal at all when `private` is False
+    (a token realm on another host than its registry's: `same_host`, which skips the check).
 
     The body is a form (`data`) or a JSON document (`json`). Transport failures become
     `RegistryError`s here; HTTP error statuses are returned as they are, because only the
     caller knows whether a 401 means "get a token" or "bad credentials".
     """
-    target = httpx.URL(url)
+    target = parse_url(url, what)
     host = authority(target)
     label = settings.metric_label(host)
     limit = settings.max_response_bytes if max_bytes is None else max_bytes
+    sent = {"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})}
+    connect = target
+    if not (same_host or settings.is_configured(host)):
+        connect = await _checked_destination(client, target, settings, what, private=private)
+        if connect is not target:
+            sent["Host"] = host
     answered = False
     try:
         async with client.stream(
-            method,
-            target,
-            headers={"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
-            params=params,
-            data=data,
-            json=json,
+            method, connect, headers=sent, params=params, data=data, json=json
         ) as resp:
             answered = True
             metrics.registry_answered(label, resp.status_code)
             body = await _read_body(resp, limit, what, host)
-            return Response(resp.status_code, resp.headers, body, resp.url)
+            url = resp.url if connect is target else resp.url.copy_with(netloc=target.netloc)
+            return Response(resp.status_code, resp.headers, body, url)
     except httpx.HTTPError as exc:
         if not answered:
             metrics.registry_answered(label, None)
         raise _transport_error(exc, what, host) from None
+
+
+# What each scan's client has resolved, so that a host is looked up once per scan.
+_resolved: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[tuple[str, int], list[Address]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _checked_destination(
+    client: httpx.AsyncClient,
+    target: httpx.URL,
+    settings: RegistrySettings,
+    what: str,
+    *,
+    private: bool,
+) -> httpx.URL:
+    """`target`, or over plain HTTP `target` at the address that was checked.
+
+    The name is resolved as the connection would resolve it, so every spelling the resolver
+    accepts (`127.1`, `2130706433`, `0x7f.0.0.1`, `[::ffff:127.0.0.1]`) is judged by the
+    address it means. Plain HTTP then connects to that address (the Host header keeps the
+    name), so a name that resolves differently a moment later cannot move the request. HTTPS
+    connects by name: its certificate must still match the name, which an internal service
+    reached by a second lookup does not present.
+    """
+    host = authority(target)
+    port = target.port or (443 if target.scheme == "https" else 80)
+    addresses = await _resolve(client, target.host, port, settings.request_timeout, what, host)
+    for address in addresses:
+        if not private and _is_internal(address):
+            raise UnsupportedError(
+                f"{what}: the internal address {host} ({address}) is not the registry's own "
+                "host; refusing it"
+            )
+        network = settings.denied_network(address)
+        if network is not None:
+            raise UnsupportedError(
+                f"{what}: {host} is {address}, in {network}, a network registries may not be "
+                "reached in (AIM_REGISTRY_DENIED_NETWORKS); refusing to connect"
+            )
+    if target.scheme != "http":
+        return target
+    return target.copy_with(host=str(addresses[0]))
+
+
+async def _resolve(
+    client: httpx.AsyncClient, name: str, port: int, timeout: float, what: str, host: str
+) -> list[Address]:
+    """Every address `name` resolves to (once per scan's client); UnavailableError if none."""
+    cache = _resolved.setdefault(client, {})
+    found = cache.get((name, port))
+    if found is None:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(name, port, type=socket.SOCK_STREAM), timeout
+            )
+        except (OSError, UnicodeError, TimeoutError):
+            raise UnavailableError(f"{what}: cannot resolve {host}") from None
+        found = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        if not found:
+            raise UnavailableError(f"{what}: cannot resolve {host}")
+        cache[(name, port)] = found
+    return found
+
+
+def _is_internal(address: Address) -> bool:
+    """Whether an address is of the machine or its private networks."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_link_local
+        or address.is_private
+        or address.is_unspecified
+        or address.is_reserved
+    )
 
 
 async def _read_body(resp: httpx.Response, max_bytes: int, what: str, host: str) -> bytes:
@@ -152,6 +242,31 @@ def _inflater(header: str, what: str, host: str) -> zlib._Decompress | None:
     return zlib.decompressobj(zlib.MAX_WBITS | 16)
 
 
+def parse_url(
+    text: str | httpx.URL,
+    what: str,
+    *,
+    base: httpx.URL | None = None,
+    params: dict[str, str] | None = None,
+) -> httpx.URL:
+    """`text` as an http(s) URL with a host (relative to `base` when given), or a ProtocolError.
+
+    Registries choose much of what goes into a URL (redirect targets, next-page links, realms,
+    repository names that become paths), and httpx refuses some of it (a NUL, an invalid host)
+    with an exception of its own; here that is the registry's protocol error, never a crash.
+    """
+    try:
+        if base is not None:
+            url = base.join(text)
+        else:  # `params=None` would drop the query `text` has
+            url = httpx.URL(text) if params is None else httpx.URL(text, params=params)
+    except (httpx.InvalidURL, ValueError):
+        raise ProtocolError(f"{what}: not a valid URL") from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ProtocolError(f"{what}: only http:// and https:// URLs with a host can be requested")
+    return url
+
+
 def _transport_error(exc: httpx.HTTPError, what: str, host: str) -> RegistryError:
     """The RegistryError for a failure of the connection itself, saying what to look at."""
     if isinstance(exc, httpx.TimeoutException):
@@ -163,6 +278,9 @@ def _transport_error(exc: httpx.HTTPError, what: str, host: str) -> RegistryErro
                 "set AIM_CA_BUNDLE to the registry's CA)"
             )
         return UnavailableError(f"{what}: cannot connect to {host}")
+    if isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith("Invalid URL in loc"):
+        # httpx reads the Location of every redirect, followed or not.
+        return ProtocolError(f"{what}: {host} redirected to an invalid URL")
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return UnavailableError(f"{what}: connection to {host} was dropped")
     return UnavailableError(f"{what}: {host}: {type(exc).__name__}")
@@ -254,7 +372,9 @@ def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
     return None
 
 
-def next_link(headers: httpx.Headers, request_url: httpx.URL) -> httpx.URL | None:
+def next_link(
+    headers: httpx.Headers, request_url: httpx.URL, what: str = "reading a listing"
+) -> httpx.URL | None:
     """The `rel="next"` target of a Link header, resolved against the URL that was requested.
 
     Registries send relative links (distribution) or absolute ones (GitHub); resolving against
@@ -265,7 +385,7 @@ def next_link(headers: httpx.Headers, request_url: httpx.URL) -> httpx.URL | Non
             target, params = match.group(1), match.group(2)
             rels = {rel.lower() for m in _REL_NEXT.finditer(params) for rel in m.group(1).split()}
             if "next" in rels:
-                return request_url.join(target)
+                return parse_url(target, f"{what}: the next-page link", base=request_url)
     return None
 
 

@@ -9,22 +9,29 @@ records its figure for the end-of-run summary (conftest.py).
 import gzip
 import tracemalloc
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 from prometheus_client import REGISTRY
 
 from hooks.registry.auth import MAX_TOKEN_CHARS
 from hooks.registry.config import OTHER_HOSTS_LABEL
-from hooks.registry.errors import ProtocolError
+from hooks.registry.credentials import Credential, Keychain
+from hooks.registry.errors import ProtocolError, UnsupportedError
+from hooks.registry.scanner import scan_registries
+from hooks.registry.targets import ScanTarget
 from tests.harness.apiserver import Reply
 from tests.reliability.conftest import Figures
 from tests.reliability.hostile_registry import (
     CALLS,
     HUB_PATH,
+    REPOSITORY,
     TAGS_PATH,
     TOKEN_CALLS,
+    TOKEN_PATH,
     Call,
     HostileServer,
+    challenge,
     gzipped,
     header_map,
     place,
@@ -161,3 +168,61 @@ def test_a_token_under_the_bound_is_used(server: HostileServer, call: Call) -> N
 
     sent = {r.headers.get("authorization") for r in server.requests}
     assert f"Bearer {token}" in sent
+
+
+# --- 4. internal addresses in every spelling ----------------------------------------------------
+
+LOOPBACK_SPELLINGS = ("127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "[::ffff:127.0.0.1]")
+
+
+@pytest.mark.parametrize("spelling", LOOPBACK_SPELLINGS)
+def test_a_realm_on_an_internal_address_in_any_spelling_gets_no_credentials(
+    server: HostileServer, spelling: str, figures: Figures
+) -> None:
+    """The registry (127.0.0.1, configured) names a realm on another spelling of loopback: the
+    realm is another host, internal, and must get neither the credentials nor a request."""
+    server.stub(TAGS_PATH, challenge(server, f"http://{spelling}:{server.port}{TOKEN_PATH}"))
+    keychain = Keychain([(REGISTRY_NAME, Credential(username="robot", password="hunter2-pw"))])
+
+    outcome = run(CALLS[0], settings_for(server), keychain)
+
+    # httpx itself refuses some spellings (0177.0.0.1) as invalid URLs: refused all the same.
+    assert isinstance(outcome, UnsupportedError | ProtocolError), outcome
+    assert "internal address" in str(outcome) or "no usable token service" in str(outcome)
+    assert [r for r in server.requests if r.path == TOKEN_PATH] == []
+    figures.hostile_registry[f"token realms at {len(LOOPBACK_SPELLINGS)} spellings of loopback"] = (
+        "refused, 0 requests and 0 credentials sent (before: the Basic credentials, to each)"
+    )
+
+
+@pytest.mark.parametrize("spelling", LOOPBACK_SPELLINGS)
+def test_a_source_registry_or_redirect_in_a_denied_network_is_refused(
+    server: HostileServer, spelling: str, figures: Figures
+) -> None:
+    """A source naming `spelling:port` as its registry, and a configured registry redirecting
+    there: both resolve to loopback, which AIM_REGISTRY_DENIED_NETWORKS denies by default."""
+    settings = settings_for(server)
+    unlisted = f"{spelling}:{server.port}"
+    [named] = scan_registries(
+        [ScanTarget(key=0, registry=unlisted, repository=REPOSITORY)],
+        Keychain(),
+        settings=replace(settings, insecure_registries=frozenset({REGISTRY_NAME})),
+    )
+    server.stub(TAGS_PATH, Reply(307, b"", {"Location": f"http://{unlisted}/elsewhere"}))
+    redirected = run(CALLS[0], settings)
+
+    assert named.error is not None
+    assert isinstance(redirected, UnsupportedError | ProtocolError), redirected
+    if spelling != "0177.0.0.1":  # which httpx refuses as an invalid URL
+        assert "AIM_REGISTRY_DENIED_NETWORKS" in named.error
+        assert "AIM_REGISTRY_DENIED_NETWORKS" in str(redirected)
+    assert [r.path for r in server.requests] == [TAGS_PATH]
+    figures.hostile_registry[
+        f"sources and redirects at {len(LOOPBACK_SPELLINGS)} spellings of loopback"
+    ] = "refused before connecting (before: reached)"
+
+
+def test_denied_networks_allow_what_the_operator_configured(server: HostileServer) -> None:
+    server.stub(TAGS_PATH, Reply(200, {"name": REPOSITORY, "tags": ["1.0.0"]}))
+    # The registry is on loopback, named in AIM_REGISTRY_ENDPOINTS: reached.
+    assert getattr(run(CALLS[0], settings_for(server)), "tags", None) == ["1.0.0"]
