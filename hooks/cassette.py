@@ -192,7 +192,7 @@ def redact_body(body: bytes) -> bytes:
     """A JSON body with its tokens replaced; any other body as it is."""
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a registry's body, nested as deep as it likes
         return body
     redacted, changed = _redact_json(doc)
     return json.dumps(redacted).encode() if changed else body

@@ -9,7 +9,6 @@ through ghcr.io's registry API, elsewhere.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from urllib.parse import quote
@@ -28,10 +27,13 @@ from hooks.registry.errors import (
 from hooks.registry.transport import (
     PageTrail,
     Response,
+    loads,
     next_link,
     raise_for_status,
     retry_after_seconds,
+    seconds,
     send,
+    wait_until,
 )
 
 PAGE_SIZE = 100  # the documented maximum of `per_page`
@@ -173,9 +175,9 @@ def _rate_limit_wait(response: Response, now: datetime) -> float | None:
     retry_after = retry_after_seconds(headers, now)
     if retry_after is not None:
         return retry_after
-    reset = headers.get("x-ratelimit-reset", "").strip()
+    reset = seconds(headers.get("x-ratelimit-reset", ""))
     if headers.get("x-ratelimit-remaining", "").strip() == "0":
-        return max(0.0, float(reset) - now.timestamp()) if reset.isdigit() else None
+        return None if reset is None else wait_until(reset, now)
     if "rate limit" in _message(response).lower():
         return SECONDARY_LIMIT_WAIT
     return None
@@ -184,7 +186,7 @@ def _rate_limit_wait(response: Response, now: datetime) -> float | None:
 def _message(response: Response) -> str:
     """The `message` of a GitHub error body (`{"message", "documentation_url"}`), or ""."""
     try:
-        doc = json.loads(response.body)
+        doc = loads(response.body)
     except ValueError:
         return ""
     message = doc.get("message") if isinstance(doc, dict) else None

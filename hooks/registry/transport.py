@@ -40,9 +40,33 @@ from hooks.registry.errors import (
 # is refused: each layer of gzip multiplies what a few KiB on the wire inflate to.
 ACCEPT_ENCODING = "gzip"
 _GZIP_CODINGS = frozenset({"gzip", "x-gzip"})
+# What is kept of an answer that is not a success: room for an OCI error envelope or a GitHub
+# message, which is all that is read from it.
+ERROR_BODY_BYTES = 16 * 1024
 
 _LINK_PART = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _REL_NEXT = re.compile(r';\s*rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
+
+
+# The longest wait a registry may ask for: past it, a value is the registry's error (a date in
+# the next century, 10**400 seconds) and the next sync asks again.
+MAX_RETRY_AFTER = 24 * 3600.0
+_SECONDS = re.compile(r"[0-9]{1,15}")  # ASCII digits only: `str.isdigit` also takes "²"
+
+
+def loads(body: bytes) -> object:
+    """`json.loads`, with a document nested too deep for the parser (a RecursionError, which a
+    registry can cause with a few hundred KiB of brackets) as the ValueError of any bad JSON."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+
+
+def seconds(text: str) -> float | None:
+    """A header's whole number of seconds (ASCII digits), or None when it is not one."""
+    text = text.strip()
+    return float(text) if _SECONDS.fullmatch(text) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +81,7 @@ class Response:
     def json(self, what: str) -> object:
         """The body as JSON, or a ProtocolError that says which call answered garbage."""
         try:
-            return json.loads(self.body)
+            return loads(self.body)
         except ValueError:
             raise ProtocolError(
                 f"{what}: {authority(self.url)} answered with a body that is not JSON",
@@ -200,7 +224,14 @@ async def _read_body(resp: httpx.Response, max_bytes: int, what: str, host: str)
     The raw bytes are read (`aiter_raw`, the same whatever transport sits under httpx) and
     inflated here, a chunk at a time with the room left as the inflater's output limit, so a
     bomb is refused after at most `max_bytes` of output, not after a chunk of gigabytes.
+
+    An answer that is not a success is only read for its error code or message: its first
+    ERROR_BODY_BYTES are kept and the rest is left unread, so a failure (whose exception lives
+    as long as the scan keeps it) holds a few KiB, not the 7 MiB a registry sent with its 404.
     """
+    failed = not 200 <= resp.status_code < 300
+    if failed:
+        max_bytes = min(max_bytes, ERROR_BODY_BYTES)
     inflater = _inflater(resp.headers.get("content-encoding", ""), what, host)
     chunks: list[bytes] = []
     size = raw = 0
@@ -215,6 +246,9 @@ async def _read_body(resp: httpx.Response, max_bytes: int, what: str, host: str)
                 raise ProtocolError(f"{what}: {host} sent a body that is not valid gzip") from None
         size += len(chunk)
         if size > max_bytes or raw > max_bytes:
+            if failed:
+                chunks.append(chunk[: max_bytes - size + len(chunk)])
+                return b"".join(chunks)
             chunks.clear()  # the exception's traceback must not keep what was read
             raise ProtocolError(f"{what}: {host} sent more than {max_bytes} bytes; stopped reading")
         chunks.append(chunk)
@@ -304,7 +338,7 @@ def _is_tls_failure(exc: BaseException) -> bool:
 def error_codes(response: Response) -> list[str]:
     """The `code`s of an OCI error envelope (`{"errors":[{"code":...}]}`), empty if none."""
     try:
-        doc = json.loads(response.body)
+        doc = loads(response.body)
     except ValueError:
         return []
     errors = doc.get("errors") if isinstance(doc, dict) else None
@@ -353,23 +387,27 @@ def raise_for_status(
 
 
 def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
-    """Seconds to wait, from `Retry-After` (seconds or HTTP-date) or Hub's `X-Retry-After`."""
+    """Seconds to wait, from `Retry-After` (seconds or HTTP-date) or Hub's `X-Retry-After`
+    (epoch seconds), at most MAX_RETRY_AFTER; None when neither says."""
     value = headers.get("retry-after")
     if value is not None:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
+        wait = seconds(value)
+        if wait is not None:
+            return min(wait, MAX_RETRY_AFTER)
         try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            when = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, OverflowError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return max(0.0, (when - now).total_seconds())
-    epoch = headers.get("x-retry-after")
-    if epoch is not None and epoch.strip().isdigit():
-        return max(0.0, float(epoch) - now.timestamp())
-    return None
+        return wait_until(when.timestamp(), now)
+    epoch = seconds(headers.get("x-retry-after", ""))
+    return None if epoch is None else wait_until(epoch, now)
+
+
+def wait_until(epoch: float, now: datetime) -> float:
+    """Seconds from `now` until `epoch`, within 0 and MAX_RETRY_AFTER."""
+    return min(max(0.0, epoch - now.timestamp()), MAX_RETRY_AFTER)
 
 
 def next_link(

@@ -17,13 +17,21 @@ from prometheus_client import REGISTRY
 from hooks.registry.auth import MAX_TOKEN_CHARS
 from hooks.registry.config import OTHER_HOSTS_LABEL
 from hooks.registry.credentials import Credential, Keychain
-from hooks.registry.errors import ProtocolError, UnsupportedError
+from hooks.registry.errors import (
+    ProtocolError,
+    RateLimitedError,
+    RegistryError,
+    UnavailableError,
+    UnsupportedError,
+)
 from hooks.registry.scanner import scan_registries
 from hooks.registry.targets import ScanTarget
+from hooks.registry.transport import MAX_RETRY_AFTER
 from tests.harness.apiserver import Reply
 from tests.reliability.conftest import Figures
 from tests.reliability.hostile_registry import (
     CALLS,
+    CATALOG_PATH,
     HUB_PATH,
     REPOSITORY,
     TAGS_PATH,
@@ -226,3 +234,95 @@ def test_denied_networks_allow_what_the_operator_configured(server: HostileServe
     server.stub(TAGS_PATH, Reply(200, {"name": REPOSITORY, "tags": ["1.0.0"]}))
     # The registry is on loopback, named in AIM_REGISTRY_ENDPOINTS: reached.
     assert getattr(run(CALLS[0], settings_for(server)), "tags", None) == ["1.0.0"]
+
+
+# --- 5. answers that escaped the error mapping ---------------------------------------------------
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("status", [200, 404, 500])
+def test_json_nested_100_000_deep_is_a_registry_error(
+    server: HostileServer, call: Call, status: int, figures: Figures
+) -> None:
+    place(server, call, Reply(status, DEEP))
+
+    outcome = run(call, settings_for(server))
+
+    assert isinstance(outcome, RegistryError), repr(outcome)
+    if status == 500:  # retried by the scanner like any 500
+        assert isinstance(outcome, UnavailableError), outcome
+    figures.hostile_registry["JSON nested 100,000 deep (every client; 200, 404, 500)"] = (
+        "a registry error, a 500 retried (before: RecursionError, an internal error)"
+    )
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1" * 400, "Wed, 21 Oct 9999 07:28:00 GMT"])
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: c.name)
+def test_an_absurd_retry_after_is_bounded_or_ignored(
+    server: HostileServer, call: Call, value: str, figures: Figures
+) -> None:
+    headers = {"Retry-After": value, "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": value}
+    encoded = {name: text.encode().decode("latin-1") for name, text in headers.items()}
+    place(server, call, Reply(429, {"message": "slow down"}, encoded))
+
+    outcome = run(call, settings_for(server))
+
+    assert isinstance(outcome, RateLimitedError), repr(outcome)
+    assert outcome.retry_after is None or 0 <= outcome.retry_after <= MAX_RETRY_AFTER
+    assert "inf" not in str(outcome)
+    figures.hostile_registry["Retry-After of ², ٣, 400 digits, the year 9999 (every client)"] = (
+        f"ignored or at most {MAX_RETRY_AFTER:g} s (before: ValueError, or 'retry after infs')"
+    )
+
+
+def test_a_nul_in_a_catalog_name_is_that_repository_s_error(
+    server: HostileServer, figures: Figures
+) -> None:
+    server.stub(CATALOG_PATH, Reply(200, {"repositories": ["org/a\u0000b", "org/model"]}))
+    server.stub(TAGS_PATH, Reply(200, {"name": REPOSITORY, "tags": ["1.0.0"]}))
+    target = ScanTarget(key=0, registry=REGISTRY_NAME, repository="org/*", wildcard=True)
+
+    [result] = scan_registries([target], Keychain(), settings=settings_for(server))
+
+    assert [image.tag for image in result.images] == ["1.0.0"]
+    assert result.error is not None and "internal error" not in result.error
+    figures.hostile_registry["a NUL in a catalog name"] = (
+        "that repository's error, the others scanned (before: an internal error)"
+    )
+
+
+# --- 7. failures do not keep what was read -------------------------------------------------------
+
+FAILURES = 20
+
+
+@pytest.mark.parametrize(
+    ("status", "size"), [(404, 7 * MiB), (500, 7 * MiB), (200, 9 * MiB)], ids=str
+)
+def test_a_failed_answer_s_exception_does_not_hold_its_body(
+    server: HostileServer, status: int, size: int, figures: Figures
+) -> None:
+    """Failures are kept until the scan ends (a task keeps its exception, the exception its
+    traceback, the traceback the frames that read the body): 20 failures must not hold 20
+    bodies, whether the answer was an error (404, 500) or a success over the 8 MiB cap."""
+    body = b'{"errors": [{"code": "NAME_UNKNOWN"}], "pad": "' + b"x" * size + b'"}'
+    server.stub(TAGS_PATH, Reply(status, body))
+    settings = settings_for(server)
+
+    def failures() -> list[object]:
+        return [run(CALLS[0], settings) for _ in range(FAILURES)]
+
+    tracemalloc.start()
+    try:
+        kept = failures()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert all(isinstance(failure, RegistryError) for failure in kept), kept[0]
+    assert held < 4 * MiB, f"{held / MiB:.1f} MiB held by {FAILURES} failures"
+    key = f"{FAILURES} failed answers of 7-9 MiB, their exceptions kept (404, 500, over the cap)"
+    worst = max(held / MiB, float(figures.hostile_registry.get(key, "0 MiB").split()[0]))
+    figures.hostile_registry[key] = f"{worst:.1f} MiB held (before: 140-180 MiB)"
