@@ -219,6 +219,7 @@ class RegistryAuth:
                 token = self._cached(scope)
                 if token is None:
                     token = await self._fetch_token(challenge, scope, credential, what)
+                    self._keychain.secrets.add(token.value)
                     self._tokens[scope] = token
         return f"Bearer {token.value}"
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hooks.reference import canonical_registry
+from hooks.registry.errors import Secrets
 
 DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
 DOCKERCFG = "kubernetes.io/dockercfg"
@@ -52,6 +53,13 @@ class Credential:
         )
 
     __str__ = __repr__
+
+    def secret_values(self) -> list[str]:
+        """What must never appear in a message: `user:password`, the password, the tokens."""
+        values = [self.password, self.identity_token, self.registry_token]
+        if self.username is not None and self.password is not None:
+            values.append(f"{self.username}:{self.password}")
+        return [value for value in values if value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +105,12 @@ class Keychain:
         put earlier secrets, and within a secret the keys written exactly, first.
         """
         self._entries: list[_Entry] = []
+        self.secrets = Secrets()
+        """The credentials' values, and the tokens obtained with them, to scrub from texts."""
         seen: set[tuple[str, str]] = set()
         for key, credential in entries:
+            for value in credential.secret_values():
+                self.secrets.add(value)
             host, path = _normalise_key(key)
             if not host or (host, path) in seen:
                 continue

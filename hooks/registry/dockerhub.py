@@ -22,6 +22,7 @@ from hooks.registry.errors import (
     AuthenticationError,
     NotFoundError,
     ProtocolError,
+    Secrets,
     UnsupportedError,
 )
 from hooks.registry.transport import PageTrail, Response, parse_url, raise_for_status, send
@@ -51,7 +52,9 @@ class DockerHubClient:
         secret: str | None,
         settings: RegistrySettings,
         clock: Callable[[], datetime],
+        secrets: Secrets | None = None,
     ) -> None:
+        """`secrets` learns the Hub JWT this client obtains (to scrub it from messages)."""
         if (username is None) != (secret is None):
             raise ValueError("Docker Hub credentials need both a username and a secret")
         self._client = client
@@ -62,6 +65,7 @@ class DockerHubClient:
         self._clock = clock
         self._token: _HubToken | None = None
         self._token_lock = asyncio.Lock()
+        self._secrets = secrets or Secrets()
         self.request_count = 0
         """Every HTTP request this client sent, sign-ins included (for benchmarks)."""
         self.token_request_count = 0
@@ -123,6 +127,7 @@ class DockerHubClient:
             now = self._clock()
             if self._token is None or now >= self._token.renew_at:
                 value = await self._sign_in(self._username, self._secret)
+                self._secrets.add(value)
                 self._token = _HubToken(value, now + TOKEN_LIFETIME - TOKEN_SKEW)
             return self._token.value
 

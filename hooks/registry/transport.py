@@ -51,6 +51,9 @@ _REL_NEXT = re.compile(r';\s*rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
 # The longest wait a registry may ask for: past it, a value is the registry's error (a date in
 # the next century, 10**400 seconds) and the next sync asks again.
 MAX_RETRY_AFTER = 24 * 3600.0
+# OCI distribution error codes (spec: `[A-Z_]+`); longer ones are not codes any registry uses.
+_OCI_CODE = re.compile(r"[A-Z_]{1,64}")
+MAX_ERROR_CODES = 4
 _SECONDS = re.compile(r"[0-9]{1,15}")  # ASCII digits only: `str.isdigit` also takes "²"
 
 
@@ -336,7 +339,11 @@ def _is_tls_failure(exc: BaseException) -> bool:
 
 
 def error_codes(response: Response) -> list[str]:
-    """The `code`s of an OCI error envelope (`{"errors":[{"code":...}]}`), empty if none."""
+    """The `code`s of an OCI error envelope (`{"errors":[{"code":...}]}`) that are codes of its
+    grammar (`[A-Z_]+`, as `NAME_UNKNOWN`), the first few distinct ones; empty if none.
+
+    Anything else a registry puts there (7 MB of text, the Authorization header it was sent)
+    is not quoted."""
     try:
         doc = loads(response.body)
     except ValueError:
@@ -344,9 +351,9 @@ def error_codes(response: Response) -> list[str]:
     errors = doc.get("errors") if isinstance(doc, dict) else None
     if not isinstance(errors, list):
         return []
-    return [
-        str(e["code"]) for e in errors if isinstance(e, dict) and isinstance(e.get("code"), str)
-    ]
+    codes = (e.get("code") for e in errors if isinstance(e, dict))
+    valid = [code for code in codes if isinstance(code, str) and _OCI_CODE.fullmatch(code)]
+    return list(dict.fromkeys(valid))[:MAX_ERROR_CODES]
 
 
 def raise_for_status(

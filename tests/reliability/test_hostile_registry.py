@@ -6,7 +6,9 @@ Each test sends one kind of hostile answer through every client (hostile_registr
 records its figure for the end-of-run summary (conftest.py).
 """
 
+import base64
 import gzip
+import logging
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -18,6 +20,7 @@ from hooks.registry.auth import MAX_TOKEN_CHARS
 from hooks.registry.config import OTHER_HOSTS_LABEL
 from hooks.registry.credentials import Credential, Keychain
 from hooks.registry.errors import (
+    MAX_TEXT_CHARS,
     ProtocolError,
     RateLimitedError,
     RegistryError,
@@ -326,3 +329,65 @@ def test_a_failed_answer_s_exception_does_not_hold_its_body(
     key = f"{FAILURES} failed answers of 7-9 MiB, their exceptions kept (404, 500, over the cap)"
     worst = max(held / MiB, float(figures.hostile_registry.get(key, "0 MiB").split()[0]))
     figures.hostile_registry[key] = f"{worst:.1f} MiB held (before: 140-180 MiB)"
+
+
+# --- 6. registry text in messages: the OCI code grammar, bounds, credentials scrubbed ------------
+
+USER, PASSWORD = "robot-6c1f", "Passw0rd-6c1f-9e2a"
+LOGIN = f"{USER}:{PASSWORD}"
+BASIC = base64.b64encode(LOGIN.encode()).decode()
+
+
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: c.name)
+@pytest.mark.parametrize("code", [f"Basic {BASIC}", "x" * 7 * MiB, "DENIED\nforged log line"])
+def test_an_error_code_outside_the_oci_grammar_is_not_quoted(
+    server: HostileServer, call: Call, code: str, figures: Figures
+) -> None:
+    place(server, call, Reply(403, {"errors": [{"code": code, "message": code}]}))
+
+    outcome = run(call, settings_for(server))
+
+    assert isinstance(outcome, RegistryError), repr(outcome)
+    assert BASIC not in str(outcome) and "xxxx" not in str(outcome)
+    assert "forged" not in str(outcome) and len(str(outcome)) < 1000
+    figures.hostile_registry["error codes echoing Authorization, of 7 MiB, with a newline"] = (
+        "not quoted by any client (before: quoted verbatim, a 40.9 MB status)"
+    )
+
+
+def test_credentials_and_unbounded_names_never_leave_the_scan(
+    server: HostileServer, caplog: pytest.LogCaptureFixture, figures: Figures
+) -> None:
+    """The catalog names repositories after the credentials in use (and one of 100 KB); each
+    fails, and its failure names it: the status and the logs must not."""
+    names = [f"org/{value}" for value in (PASSWORD, BASIC, USER + "-" + "n" * 100_000)]
+    server.stub(CATALOG_PATH, Reply(200, {"repositories": names}))
+    keychain = Keychain([(REGISTRY_NAME, Credential(username=USER, password=PASSWORD))])
+    target = ScanTarget(key=0, registry=REGISTRY_NAME, repository="org/*", wildcard=True)
+
+    with caplog.at_level(logging.DEBUG):
+        [result] = scan_registries([target], keychain, settings=settings_for(server))
+
+    assert result.error is not None and "3 of 3 repositories could not be read" in result.error
+    # Other libraries log at WARNING in the service (hooks/logs.py): httpx's request lines
+    # never reach it.
+    logged = [r for r in caplog.records if r.name.startswith("hooks")]
+    assert logged
+    texts = [result.error, *(r.getMessage() + str(r.__dict__) for r in logged)]
+    assert not [t for t in texts if PASSWORD in t or BASIC in t]
+    assert len(result.error) < 4 * MAX_TEXT_CHARS
+    assert max(len(t) for t in texts) < 4 * MAX_TEXT_CHARS
+    figures.hostile_registry["repository names made of the credentials, and of 100 KB"] = (
+        f"scrubbed, status error {len(result.error)} chars (before: the password and "
+        "base64(user:password) in the status and the log, a 100 KB line)"
+    )
+
+
+def test_a_bearer_token_obtained_is_scrubbed_too(server: HostileServer) -> None:
+    token = "obtained-bearer-token-3f9a"
+    place(server, CALLS[2], Reply(200, {"token": token}))
+    keychain = Keychain([(REGISTRY_NAME, Credential(username=USER, password=PASSWORD))])
+
+    run(CALLS[2], settings_for(server), keychain)
+
+    assert keychain.secrets.scrub(f"a {token} b") == "a <redacted> b"
