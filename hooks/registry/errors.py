@@ -36,7 +36,7 @@ class Secrets:
         """Scrub `value` (a password, `user:password`, a token) from now on."""
         if len(value) < MIN_SECRET_CHARS:
             return
-        raw = value.encode()
+        raw = value.encode(errors="surrogatepass")
         for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
             text = encoded.decode("ascii")
             self._forms.update((text, text.rstrip("=")))

@@ -12,6 +12,7 @@ import logging
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -31,7 +32,9 @@ from hooks.registry.scanner import scan_registries
 from hooks.registry.targets import ScanTarget
 from hooks.registry.transport import MAX_RETRY_AFTER
 from tests.harness.apiserver import Reply
-from tests.reliability.conftest import Figures
+from tests.hooks.expected import condition
+from tests.hooks.wire import secret
+from tests.reliability.conftest import Figures, Serve, World
 from tests.reliability.hostile_registry import (
     CALLS,
     CATALOG_PATH,
@@ -52,6 +55,8 @@ from tests.reliability.hostile_registry import (
 from tests.reliability.hostile_registry import (
     REGISTRY as REGISTRY_NAME,
 )
+from tests.reliability.planted import Planted
+from tests.reliability.scenarios import PRIMARY, REGISTRY_SECRET, SCENARIOS, sync_case
 
 MiB = 1024 * 1024
 
@@ -391,3 +396,44 @@ def test_a_bearer_token_obtained_is_scrubbed_too(server: HostileServer) -> None:
     run(CALLS[2], settings_for(server), keychain)
 
     assert keychain.secrets.scrub(f"a {token} b") == "a <redacted> b"
+
+
+# --- 8. a broken pull secret is that secret's problem ---------------------------------------------
+
+BROKEN_SECRETS: dict[str, dict[str, Any]] = {
+    "data that is not ASCII": {"data": {".dockerconfigjson": "é"}},
+    "JSON nested 100,000 deep": {
+        "data": {".dockerconfigjson": base64.b64encode(b"[" * 100_000).decode()}
+    },
+    "a lone surrogate as password": {
+        "data": {
+            ".dockerconfigjson": base64.b64encode(
+                b'{"auths": {"registry.test": {"username": "u", "password": "\\ud800"}}}'
+            ).decode()
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN_SECRETS))
+def test_a_broken_pull_secret_is_reported_and_skipped(
+    calm_world: World, serve: Serve, planted: Planted, broken: str, figures: Figures
+) -> None:
+    """A broken secret listed before the good one: reported, skipped, and the good one scans."""
+    bad = secret("broken-secret")
+    bad.update(BROKEN_SECRETS[broken])
+    hook = serve(calm_world.settings())
+    request = sync_case(
+        SCENARIOS[0], "none", PRIMARY, [bad, planted.login_secret(REGISTRY_SECRET, PRIMARY)]
+    )
+    request["parent"]["spec"]["imagePullSecrets"].insert(0, {"name": "broken-secret"})
+
+    reply = hook.sync(request)
+
+    assert reply["status"]["status"] == "Ready", reply["status"]
+    assert reply["children"], "the good secret's scan created nothing"
+    secrets = condition(reply["status"], "PullSecretsResolved")
+    assert secrets["status"] == "False" and "broken-secret" in secrets["message"]
+    figures.hostile_registry["broken pull secrets (not ASCII, nested 100,000 deep, surrogate)"] = (
+        "reported and skipped, the other secret scans (before: an internal error, nothing scanned)"
+    )
