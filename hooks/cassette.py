@@ -50,6 +50,11 @@ from typing import Any
 
 import httpx
 
+from hooks.registry.config import RegistrySettings
+from hooks.registry.errors import RegistryError
+from hooks.registry.transport import read_body
+
+MAX_RESPONSE_BYTES = RegistrySettings().max_response_bytes
 REDACTED = "<redacted>"
 REDACTED_REQUEST_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie"})
@@ -216,12 +221,18 @@ def _response_headers(response: httpx.Response) -> Headers:
 class RecordingTransport(httpx.AsyncBaseTransport):
     """Sends through `inner` and keeps every exchange, redacted, in `exchanges`.
 
-    The response handed on is read in full and decoded, exactly what the cassette holds apart
-    from the redactions, so the recording run sees what a replay will see.
+    The response handed on is read and decoded, exactly what the cassette holds apart from the
+    redactions, so the recording run sees what a replay will see. It is read under the answer
+    cap, as the scan reads it (transport.read_body): one byte more than `max_bytes` at most, so
+    an answer over the cap is recorded as one the scan refuses, never held whole, and a body
+    in a coding the scan refuses is a failure of the recording too.
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, max_bytes: int = MAX_RESPONSE_BYTES
+    ) -> None:
         self._inner = inner
+        self._max_bytes = max_bytes
         self.exchanges: list[Exchange] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -230,10 +241,12 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         try:
             response = await self._inner.handle_async_request(request)
             try:
-                body = b"".join([chunk async for chunk in response.aiter_bytes()])
+                body = await read_body(
+                    response, self._max_bytes + 1, "recording", url, truncate=True
+                )
             finally:
                 await response.aclose()
-        except httpx.RequestError as exc:
+        except (httpx.RequestError, RegistryError) as exc:
             self.exchanges.append(
                 Exchange(method, url, headers, error=type(exc).__name__, message=str(exc))
             )

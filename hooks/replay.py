@@ -175,7 +175,9 @@ def replay(
         if cassette is not None:
             player = ReplayTransport(load_cassette(cassette))
         elif record is not None:
-            recorder = RecordingTransport(live_transport(settings.registry))
+            recorder = RecordingTransport(
+                live_transport(settings.registry), settings.registry.max_response_bytes
+            )
     except (UsageError, SettingsError, CassetteError) as exc:
         print(f"replay: {exc}", file=err)
         return EXIT_USAGE

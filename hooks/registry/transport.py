@@ -16,6 +16,7 @@ import socket
 import ssl
 import weakref
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -135,7 +136,7 @@ async def send(
         ) as resp:
             answered = True
             metrics.registry_answered(label, resp.status_code)
-            body = await _read_body(resp, limit, what, host)
+            body = await read_body(resp, limit, what, host)
             url = resp.url if connect is target else resp.url.copy_with(netloc=target.netloc)
             return Response(resp.status_code, resp.headers, body, url)
     except httpx.HTTPError as exc:
@@ -221,24 +222,26 @@ def _is_internal(address: Address) -> bool:
     )
 
 
-async def _read_body(resp: httpx.Response, max_bytes: int, what: str, host: str) -> bytes:
+async def read_body(
+    resp: httpx.Response, max_bytes: int, what: str, host: str, *, truncate: bool = False
+) -> bytes:
     """The body as sent, inflated when gzip, never more than `max_bytes` of it in memory.
 
-    The raw bytes are read (`aiter_raw`, the same whatever transport sits under httpx) and
+    The raw bytes are read (`_raw`, the same whatever transport sits under httpx) and
     inflated here, a chunk at a time with the room left as the inflater's output limit, so a
     bomb is refused after at most `max_bytes` of output, not after a chunk of gigabytes.
 
     An answer that is not a success is only read for its error code or message: its first
     ERROR_BODY_BYTES are kept and the rest is left unread, so a failure (whose exception lives
     as long as the scan keeps it) holds a few KiB, not the 7 MiB a registry sent with its 404.
+    With `truncate` (a cassette recording) any body is cut at `max_bytes` instead of refused.
     """
-    failed = not 200 <= resp.status_code < 300
-    if failed:
-        max_bytes = min(max_bytes, ERROR_BODY_BYTES)
+    if not 200 <= resp.status_code < 300:
+        max_bytes, truncate = min(max_bytes, ERROR_BODY_BYTES), True
     inflater = _inflater(resp.headers.get("content-encoding", ""), what, host)
     chunks: list[bytes] = []
     size = raw = 0
-    async for received in resp.aiter_raw():
+    async for received in _raw(resp):
         raw += len(received)
         chunk = received
         if inflater is not None:
@@ -249,7 +252,7 @@ async def _read_body(resp: httpx.Response, max_bytes: int, what: str, host: str)
                 raise ProtocolError(f"{what}: {host} sent a body that is not valid gzip") from None
         size += len(chunk)
         if size > max_bytes or raw > max_bytes:
-            if failed:
+            if truncate:
                 chunks.append(chunk[: max_bytes - size + len(chunk)])
                 return b"".join(chunks)
             chunks.clear()  # the exception's traceback must not keep what was read
@@ -259,6 +262,14 @@ async def _read_body(resp: httpx.Response, max_bytes: int, what: str, host: str)
         chunks.clear()
         raise ProtocolError(f"{what}: {host} sent a gzip body that ends too early")
     return b"".join(chunks)
+
+
+def _raw(resp: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's bytes as they came, before any content decoding: the response's own stream,
+    which every transport provides (one that built its response from `content=` has already
+    read it, which `aiter_raw` refuses; its stream gives the bytes again)."""
+    stream = resp.stream
+    return stream.__aiter__() if isinstance(stream, httpx.AsyncByteStream) else resp.aiter_raw()
 
 
 def _inflater(header: str, what: str, host: str) -> zlib._Decompress | None:

@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from hooks.cassette import RecordingTransport, ReplayTransport
 from hooks.registry.auth import MAX_TOKEN_CHARS
 from hooks.registry.config import OTHER_HOSTS_LABEL
 from hooks.registry.credentials import Credential, Keychain
@@ -437,3 +439,31 @@ def test_a_broken_pull_secret_is_reported_and_skipped(
     figures.hostile_registry["broken pull secrets (not ASCII, nested 100,000 deep, surrogate)"] = (
         "reported and skipped, the other secret scans (before: an internal error, nothing scanned)"
     )
+
+
+# --- 9. recording a cassette reads under the cap ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding"), [(b"x" * 64 * MiB, "identity"), (b"", "gzip")], ids=["64 MiB", "bomb"]
+)
+def test_recording_a_cassette_reads_under_the_cap(
+    server: HostileServer, body: bytes, encoding: str, figures: Figures
+) -> None:
+    answer = body or gzipped(BOMB_BYTES)
+    server.stub(TAGS_PATH, Reply(200, answer, header_map(content_encoding=encoding)))
+    settings = settings_for(server)
+    recorder = RecordingTransport(httpx.AsyncHTTPTransport(), settings.max_response_bytes)
+    del body, answer
+
+    outcome, peak = traced_peak(lambda: run(CALLS[0], settings, transport=recorder))
+
+    assert isinstance(outcome, ProtocolError) and "more than" in str(outcome), outcome
+    assert peak < 4 * settings.max_response_bytes / MiB
+    [recorded] = recorder.exchanges
+    assert len(recorded.body) == settings.max_response_bytes + 1  # replays as the same refusal
+    replayed = run(CALLS[0], settings, transport=ReplayTransport(recorder.exchanges))
+    assert str(replayed) == str(outcome)
+    key = "recording a cassette of a 64 MiB answer and of a gzip bomb"
+    worst = max(peak, float(figures.hostile_registry.get(key, "0 MiB").split()[0]))
+    figures.hostile_registry[key] = f"{worst:.1f} MiB peak, recorded as refused (before: all)"
