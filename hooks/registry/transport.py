@@ -45,6 +45,10 @@ _GZIP_CODINGS = frozenset({"gzip", "x-gzip"})
 # message, which is all that is read from it.
 ERROR_BODY_BYTES = 16 * 1024
 
+# OpenSSL's reasons for a handshake answered in plain HTTP (1.1 and 3.0; 3.2 and later).
+_PLAIN_HTTP_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
 _LINK_PART = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _REL_NEXT = re.compile(r';\s*rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
 
@@ -320,6 +324,11 @@ def _transport_error(exc: httpx.HTTPError, what: str, host: str) -> RegistryErro
     if isinstance(exc, httpx.TimeoutException):
         return UnavailableError(f"{what}: {host} did not answer in time")
     if isinstance(exc, httpx.ConnectError):
+        if _is_plain_http(exc):
+            return TLSError(
+                f"{what}: {host} answered plain HTTP, not HTTPS; if the registry serves plain "
+                f"HTTP, list it in AIM_INSECURE_REGISTRIES"
+            )
         if _is_tls_failure(exc):
             return TLSError(
                 f"{what}: TLS handshake with {host} failed (certificate not trusted? "
@@ -331,12 +340,25 @@ def _transport_error(exc: httpx.HTTPError, what: str, host: str) -> RegistryErro
         return ProtocolError(f"{what}: {host} redirected to an invalid URL")
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return UnavailableError(f"{what}: connection to {host} was dropped")
-    return UnavailableError(f"{what}: {host}: {type(exc).__name__}")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ProtocolError(f"{what}: only http:// and https:// URLs with a host can be requested")
+    return UnavailableError(f"{what}: the request to {host} failed ({type(exc).__name__})")
 
 
 def authority(url: httpx.URL) -> str:
     """`host[:port]` of a URL for messages: two registries on one host differ by port."""
     return url.netloc.decode("ascii")
+
+
+def _is_plain_http(exc: BaseException) -> bool:
+    """Whether a TLS handshake failed because the server answered plain HTTP (OpenSSL reads
+    `HTTP/1.1 400` as a TLS record of an unknown version or an impossible length)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) and seen.reason in _PLAIN_HTTP_REASONS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _is_tls_failure(exc: BaseException) -> bool:

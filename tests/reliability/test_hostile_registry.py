@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 
 from hooks.cassette import RecordingTransport, ReplayTransport
 from hooks.registry.auth import MAX_TOKEN_CHARS
-from hooks.registry.config import OTHER_HOSTS_LABEL
+from hooks.registry.config import OTHER_HOSTS_LABEL, RegistrySettings
 from hooks.registry.credentials import Credential, Keychain
 from hooks.registry.errors import (
     MAX_TEXT_CHARS,
@@ -467,3 +467,40 @@ def test_recording_a_cassette_reads_under_the_cap(
     key = "recording a cassette of a 64 MiB answer and of a gzip bomb"
     worst = max(peak, float(figures.hostile_registry.get(key, "0 MiB").split()[0]))
     figures.hostile_registry[key] = f"{worst:.1f} MiB peak, recorded as refused (before: all)"
+
+
+# --- 10. plain HTTP, and URLs httpx cannot send -----------------------------------------------
+
+
+def test_a_plain_http_registry_not_listed_insecure_is_named_as_such(
+    server: HostileServer, figures: Figures
+) -> None:
+    """A source names a registry that serves plain HTTP and is not in AIM_INSECURE_REGISTRIES:
+    the hook speaks HTTPS to it, and the message must say what to do about that, not blame
+    the CA."""
+    settings = RegistrySettings(denied_networks=(), request_timeout=5.0)  # it is on loopback
+    target = ScanTarget(key=0, registry=server.host, repository=REPOSITORY)
+
+    [result] = scan_registries([target], Keychain(), settings=settings)
+
+    assert result.error is not None
+    assert "AIM_INSECURE_REGISTRIES" in result.error and "plain HTTP" in result.error
+    assert "AIM_CA_BUNDLE" not in result.error
+    figures.hostile_registry["a plain-HTTP registry not in AIM_INSECURE_REGISTRIES"] = (
+        "named as plain HTTP, AIM_INSECURE_REGISTRIES (before: 'set AIM_CA_BUNDLE')"
+    )
+
+
+@pytest.mark.parametrize("location", ["ftp://elsewhere.test/v2/", "file:///etc/passwd", "//"])
+def test_a_redirect_httpx_cannot_send_is_a_protocol_error_with_a_message(
+    server: HostileServer, location: str, figures: Figures
+) -> None:
+    server.stub(TAGS_PATH, Reply(307, b"", {"Location": location}))
+
+    outcome = run(CALLS[0], settings_for(server))
+
+    assert isinstance(outcome, ProtocolError), repr(outcome)
+    assert ": :" not in str(outcome) and "UnsupportedProtocol" not in str(outcome)
+    figures.hostile_registry["redirects to ftp://, file://, no host"] = (
+        "a protocol error that says why (before: 'listing tags of ...: : UnsupportedProtocol')"
+    )
