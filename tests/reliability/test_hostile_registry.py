@@ -80,6 +80,12 @@ def traced_peak(action: Callable[[], object]) -> tuple[object, float]:
     return result, peak / MiB
 
 
+def record_worst(figures: Figures, key: str, mib: float, text: str) -> None:
+    """Keep the largest memory figure of a parametrized test as its summary line."""
+    worst = max(mib, float(figures.hostile_registry.get(key, "0").split()[0]))
+    figures.hostile_registry[key] = f"{worst:.1f} {text}"
+
+
 # --- 1. decompression bombs ---------------------------------------------------------------------
 
 BOMB_BYTES = 256 * MiB
@@ -107,8 +113,7 @@ def test_a_compressed_answer_is_capped_while_it_inflates(
     # The cap is 8 MiB: memory may reach it once, never the bomb's 256 MiB.
     assert peak < 3 * settings.max_response_bytes / MiB
     key = "decompression bombs (256 MiB in a few KiB, every client and coding)"
-    worst = max(peak, float(figures.hostile_registry.get(key, "0 MiB").split()[0]))
-    figures.hostile_registry[key] = f"{worst:.1f} MiB peak, refused"
+    record_worst(figures, key, peak, "MiB peak, refused")
 
 
 def test_a_gzip_answer_within_the_cap_is_read(server: HostileServer) -> None:
@@ -339,8 +344,7 @@ def test_a_failed_answer_s_exception_does_not_hold_its_body(
     assert all(isinstance(failure, RegistryError) for failure in kept), kept[0]
     assert held < 4 * MiB, f"{held / MiB:.1f} MiB held by {FAILURES} failures"
     key = f"{FAILURES} failed answers of 7-9 MiB, their exceptions kept (404, 500, over the cap)"
-    worst = max(held / MiB, float(figures.hostile_registry.get(key, "0 MiB").split()[0]))
-    figures.hostile_registry[key] = f"{worst:.1f} MiB held (before: 140-180 MiB)"
+    record_worst(figures, key, held / MiB, "MiB held (before: 140-180 MiB)")
 
 
 # --- 6. registry text in messages: the OCI code grammar, bounds, credentials scrubbed ------------
@@ -470,8 +474,7 @@ def test_recording_a_cassette_reads_under_the_cap(
     replayed = run(CALLS[0], settings, transport=ReplayTransport(recorder.exchanges))
     assert str(replayed) == str(outcome)
     key = "recording a cassette of a 64 MiB answer and of a gzip bomb"
-    worst = max(peak, float(figures.hostile_registry.get(key, "0 MiB").split()[0]))
-    figures.hostile_registry[key] = f"{worst:.1f} MiB peak, recorded as refused (before: all)"
+    record_worst(figures, key, peak, "MiB peak, recorded as refused (before: read whole)")
 
 
 # --- 10. plain HTTP, and URLs httpx cannot send -----------------------------------------------
