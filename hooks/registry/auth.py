@@ -380,6 +380,7 @@ class RegistryAuth:
         """One request to the token service; its redirects are not followed (no credential
         may follow one to another host)."""
         self.token_request_count += 1
+        same_host = realm.host == self._base.host
         headers = {"Accept": "application/json"}
         if basic is not None:
             headers["Authorization"] = basic
@@ -393,8 +394,8 @@ class RegistryAuth:
             data=data,
             settings=self._settings,
             max_bytes=TOKEN_ANSWER_BYTES,
-            same_host=realm.host == self._base.host,
-            private=False,
+            trusted=same_host and self._settings.is_configured(authority(self._base)),
+            private=same_host,
         )
 
 

@@ -109,15 +109,16 @@ async def send(
     json: object | None = None,
     settings: RegistrySettings,
     max_bytes: int | None = None,
-    same_host: bool = False,
+    trusted: bool = False,
     private: bool = True,
 ) -> Response:
     """Send one request and read at most `max_bytes` of the answer (by default the settings'
     `max_response_bytes`).
 
-    A host the operator did not configure is resolved first and refused when an address it
-    resolves to is in `settings.denied_networks`, or internal at all when `private` is False
-    (a token realm on another host than its registry's: `same_host`, which skips the check).
+    A host the operator did not configure (nor `trusted` by the caller: a token realm on the
+    host of a configured registry) is resolved first, and refused when an address it resolves
+    to is in `settings.denied_networks`, or is internal at all when `private` is False (a token
+    realm on another host than its registry's).
 
     The body is a form (`data`) or a JSON document (`json`). Transport failures become
     `RegistryError`s here; HTTP error statuses are returned as they are, because only the
@@ -129,7 +130,7 @@ async def send(
     limit = settings.max_response_bytes if max_bytes is None else max_bytes
     sent = {"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})}
     connect = target
-    if not (same_host or settings.is_configured(host)):
+    if not (trusted or settings.is_configured(host)):
         connect = await _checked_destination(client, target, settings, what, private=private)
         if connect is not target:
             sent["Host"] = host
