@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -37,6 +37,13 @@ GITHUB_PATH = "/orgs/org/packages"
 
 class HostileServer(ApiServer):
     """Answers 404 to anything not stubbed; `/v2/` answers 200 (a registry that needs no auth)."""
+
+    def start(self) -> Self:
+        """Serve quietly: clients that stop reading a bomb reset the connection on purpose."""
+        started = super().start()
+        assert self._serving is not None
+        self._serving.server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        return started
 
     def handle(self, request: RecordedRequest) -> Reply:
         if request.path == "/v2/":
