@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -174,6 +174,9 @@ def replay(
         chosen = hook or hook_for(body)
         if cassette is not None:
             player = ReplayTransport(load_cassette(cassette))
+            # No request leaves the process: no name is resolved (a replay runs offline).
+            offline = replace(settings.registry, check_addresses=False)
+            settings = replace(settings, registry=offline)
         elif record is not None:
             recorder = RecordingTransport(
                 live_transport(settings.registry), settings.registry.max_response_bytes

@@ -60,6 +60,9 @@ class RegistrySettings:
     max_tags_per_repository: int = 10_000
     max_response_bytes: int = 8 * 1024 * 1024
     denied_networks: tuple[Network, ...] = parse_networks(DEFAULT_DENIED_NETWORKS)
+    check_addresses: bool = True
+    """Resolve and check hosts nobody configured; False only where no request reaches a
+    network (a cassette replay, which runs offline)."""
 
     def base_url(self, registry: str) -> str:
         """The URL a canonical registry host is served at (`docker.io` is registry-1.docker.io)."""

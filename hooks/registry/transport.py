@@ -130,7 +130,7 @@ async def send(
     limit = settings.max_response_bytes if max_bytes is None else max_bytes
     sent = {"Accept-Encoding": ACCEPT_ENCODING, **(headers or {})}
     connect = target
-    if not (trusted or settings.is_configured(host)):
+    if settings.check_addresses and not (trusted or settings.is_configured(host)):
         connect = await _checked_destination(client, target, settings, what, private=private)
         if connect is not target:
             sent["Host"] = host
