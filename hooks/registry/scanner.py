@@ -245,6 +245,7 @@ async def _logged(registry: str, secrets: Secrets, make: Callable[[], Awaitable[
         return await make()
     except RegistryError as error:
         error.message = public_text(error.message, secrets)
+        error.args = (error.message,)  # repr() and tracebacks show `args`
         log.warning(
             "registry call failed",
             extra=log_fields(
