@@ -50,6 +50,11 @@ from typing import Any
 
 import httpx
 
+from hooks.registry.config import RegistrySettings
+from hooks.registry.errors import RegistryError
+from hooks.registry.transport import read_body
+
+MAX_RESPONSE_BYTES = RegistrySettings().max_response_bytes
 REDACTED = "<redacted>"
 REDACTED_REQUEST_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie"})
@@ -194,7 +199,7 @@ def redact_body(body: bytes) -> bytes:
     """A JSON body with its tokens replaced; any other body as it is."""
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a registry's body, nested as deep as it likes
         return body
     redacted, changed = _redact_json(doc)
     return json.dumps(redacted).encode() if changed else body
@@ -218,12 +223,18 @@ def _response_headers(response: httpx.Response) -> Headers:
 class RecordingTransport(httpx.AsyncBaseTransport):
     """Sends through `inner` and keeps every exchange, redacted, in `exchanges`.
 
-    The response handed on is read in full and decoded, exactly what the cassette holds apart
-    from the redactions, so the recording run sees what a replay will see.
+    The response handed on is read and decoded, exactly what the cassette holds apart from the
+    redactions, so the recording run sees what a replay will see. It is read under the answer
+    cap, as the scan reads it (transport.read_body): one byte more than `max_bytes` at most, so
+    an answer over the cap is recorded as one the scan refuses, never held whole, and a body
+    in a coding the scan refuses is a failure of the recording too.
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, max_bytes: int = MAX_RESPONSE_BYTES
+    ) -> None:
         self._inner = inner
+        self._max_bytes = max_bytes
         self.exchanges: list[Exchange] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -232,10 +243,12 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         try:
             response = await self._inner.handle_async_request(request)
             try:
-                body = b"".join([chunk async for chunk in response.aiter_bytes()])
+                body = await read_body(
+                    response, self._max_bytes + 1, "recording", url, truncate=True
+                )
             finally:
                 await response.aclose()
-        except httpx.RequestError as exc:
+        except (httpx.RequestError, RegistryError) as exc:
             self.exchanges.append(
                 Exchange(method, url, headers, error=type(exc).__name__, message=str(exc))
             )
@@ -244,7 +257,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         self.exchanges.append(
             Exchange(method, url, headers, response.status_code, kept, redact_body(body))
         )
-        return httpx.Response(response.status_code, headers=kept, content=body)
+        return _unread(response.status_code, kept, body)
 
     async def aclose(self) -> None:
         """Close the wrapped transport (the scanner closes each registry's client)."""
@@ -292,6 +305,11 @@ class ReplayTransport(httpx.AsyncBaseTransport):
             )
         if exchange.error is not None:
             raise _request_error(exchange.error)(exchange.message, request=request)
-        return httpx.Response(
-            exchange.status, headers=exchange.response_headers, content=exchange.body
-        )
+        return _unread(exchange.status, exchange.response_headers, exchange.body)
+
+
+def _unread(status: int, headers: Headers, body: bytes) -> httpx.Response:
+    """A response whose body is still to be read, as a network transport hands it on: the
+    registry transport reads the raw stream (`aiter_raw`), which a response built from
+    `content=` has already consumed."""
+    return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))

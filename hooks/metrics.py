@@ -2,8 +2,9 @@
 
 A leaf module: the web layer and the registry transport call its functions, it imports neither
 (nor Flask). Every label holds a bounded value: a hook name, an outcome, a registry host the
-operator configured, a status-code class. Never a repository, a tag or a source name (each
-distinct value would be a time series kept forever) and never anything secret.
+operator configured or `other` (RegistrySettings.metric_label), a status-code class. Never a
+repository, a tag or a source name (each distinct value would be a time series kept forever)
+and never anything secret.
 
 Under gunicorn each worker is a process of its own. With `PROMETHEUS_MULTIPROC_DIR` set in the
 environment before prometheus_client is first imported (hooks/gunicorn_config.py sets it),

@@ -193,8 +193,13 @@ def replay(
         chosen = hook or hook_for(body)
         if cassette is not None:
             player = ReplayTransport(load_cassette(cassette))
+            # No request leaves the process: no name is resolved (a replay runs offline).
+            offline = replace(settings.registry, check_addresses=False)
+            settings = replace(settings, registry=offline)
         elif record is not None:
-            recorder = RecordingTransport(live_transport(settings.registry))
+            recorder = RecordingTransport(
+                live_transport(settings.registry), settings.registry.max_response_bytes
+            )
     except (UsageError, SettingsError, CassetteError) as exc:
         print(f"replay: {exc}", file=err)
         return EXIT_USAGE

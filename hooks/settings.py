@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hooks.reference import canonical_registry
-from hooks.registry.config import RegistrySettings
+from hooks.registry.config import DEFAULT_DENIED_NETWORKS, Network, RegistrySettings, parse_networks
 from hooks.tokens import TokenFileError, read_tokens
 
 
@@ -88,6 +88,21 @@ def _token_file(path: str | None, token: str | None) -> Path | None:
     return Path(path)
 
 
+def _denied_networks(raw: str) -> tuple[Network, ...]:
+    """`AIM_REGISTRY_DENIED_NETWORKS`: CIDRs separated by commas; unset or empty is the
+    default (loopback, "this network", link-local), `none` denies nothing."""
+    if raw.strip().lower() == "none":
+        return ()
+    texts = [part for part in raw.split(",") if part.strip()] or list(DEFAULT_DENIED_NETWORKS)
+    try:
+        return parse_networks(texts)
+    except ValueError:
+        raise SettingsError(
+            f"AIM_REGISTRY_DENIED_NETWORKS={raw!r} is not a comma-separated list of networks "
+            "(such as 127.0.0.0/8,169.254.0.0/16) or none"
+        ) from None
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Build Settings from environment variables (README lists every one)."""
     insecure = frozenset(
@@ -106,6 +121,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         concurrency=int(_number(env, "AIM_SCAN_CONCURRENCY", 16, minimum=1)),
         request_timeout=_number(env, "AIM_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         scan_deadline=_number(env, "AIM_SCAN_DEADLINE_SECONDS", 20.0, minimum=0.1),
+        denied_networks=_denied_networks(env.get("AIM_REGISTRY_DENIED_NETWORKS", "")),
     )
     token = env.get("AIM_HOOK_TOKEN", "").strip() or None
     token_file = _token_file(env.get("AIM_HOOK_TOKEN_FILE", "").strip() or None, token)

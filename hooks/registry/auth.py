@@ -17,21 +17,23 @@ Where credentials may travel (the security rule, tested in tests/registry/test_a
   registry tokens, bearer tokens obtained with them) and every request to the token realm: a realm
   on plain HTTP is refused for a registry that is not listed, even anonymously, because the token
   it returns would be accepted by the registry as proof of access.
-- A realm whose host is an internal IP literal (loopback, link-local, private, unspecified or
-  reserved) is refused unless it is the registry's own host (go-containerregistry's SSRF
-  hardening): a registry cannot point our credentials, or our requests, at internal services.
+- A realm whose host resolves to an internal address (loopback, link-local, private,
+  unspecified or reserved; in any spelling the resolver accepts) is refused unless it is the
+  registry's own host or a host the operator configured (go-containerregistry's SSRF hardening):
+  a registry cannot point our credentials, or our requests, at internal services. Every host
+  is also checked against AIM_REGISTRY_DENIED_NETWORKS (transport.send).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import httpx
 
@@ -44,12 +46,17 @@ from hooks.registry.errors import (
     RegistryError,
     UnsupportedError,
 )
-from hooks.registry.transport import Response, authority, raise_for_status, send
+from hooks.registry.transport import Response, authority, parse_url, raise_for_status, send
 
 CATALOG_SCOPE = "registry:catalog:*"
 DEFAULT_TOKEN_LIFETIME = 60.0  # seconds, when the token service does not say (token.md)
 TOKEN_EXPIRY_SKEW = 10.0  # renew this much early, so a token does not expire on its way
 OAUTH_CLIENT_ID = "aim-model-source-hooks"
+# Real tokens are a few KiB (Docker Hub's JWTs under 2, cloud registries' under 8); a token is
+# cached per scope and sent on every request, so a token service must not choose its size.
+MAX_TOKEN_CHARS = 32 * 1024
+# A token answer holds the token twice at most (`token` and `access_token`) and a few fields.
+TOKEN_ANSWER_BYTES = 3 * MAX_TOKEN_CHARS
 # RFC 9110 token characters, and the parts of an auth-param list (RFC 9110 §11).
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SEPARATORS = re.compile(r"[\s,]*")
@@ -166,7 +173,7 @@ class RegistryAuth:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = registry
-        self._base = httpx.URL(base_url)
+        self._base_url = base_url
         self._client = client
         self._settings = settings
         self._keychain = keychain
@@ -176,6 +183,12 @@ class RegistryAuth:
         self._locks: dict[str, asyncio.Lock] = {}
         self.token_request_count = 0
         """Requests sent to token services (for benchmarks)."""
+
+    @cached_property
+    def _base(self) -> httpx.URL:
+        """The registry's base URL; a ProtocolError at the first request that needs it when the
+        registry's name makes no URL (so that one bad registry fails only its own targets)."""
+        return parse_url(self._base_url, f"reaching {self.registry}")
 
     def _credential(self, repository: str | None) -> Credential | None:
         """The pull-secret credential for this registry and repository, if any."""
@@ -206,6 +219,7 @@ class RegistryAuth:
                 token = self._cached(scope)
                 if token is None:
                     token = await self._fetch_token(challenge, scope, credential, what)
+                    self._keychain.secrets.add(token.value)
                     self._tokens[scope] = token
         return f"Bearer {token.value}"
 
@@ -294,11 +308,6 @@ class RegistryAuth:
                 f"({authority(realm)}); refusing it: use HTTPS or list {self.registry} as an "
                 "insecure registry"
             )
-        if realm.host != self._base.host and _is_internal_address(realm.host):
-            raise UnsupportedError(
-                f"{what}: {self.registry} names a token service at the internal address "
-                f"{authority(realm)}, which is not the registry's own host; refusing it"
-            )
         return realm
 
     async def _fetch_token(
@@ -371,6 +380,7 @@ class RegistryAuth:
         """One request to the token service; its redirects are not followed (no credential
         may follow one to another host)."""
         self.token_request_count += 1
+        same_host = realm.host == self._base.host
         headers = {"Accept": "application/json"}
         if basic is not None:
             headers["Authorization"] = basic
@@ -382,7 +392,10 @@ class RegistryAuth:
             headers=headers,
             params=params,
             data=data,
-            max_bytes=self._settings.max_response_bytes,
+            settings=self._settings,
+            max_bytes=TOKEN_ANSWER_BYTES,
+            trusted=same_host and self._settings.is_configured(authority(self._base)),
+            private=same_host,
         )
 
 
@@ -390,29 +403,24 @@ def _token_answer(doc: object, what: str, where: str) -> tuple[str, float]:
     """(token, lifetime in seconds) of a token response; `token` and `access_token` are one."""
     if not isinstance(doc, dict):
         raise ProtocolError(f"{what}: {where} answered something that is not a token")
-    value = doc.get("token") or doc.get("access_token")
-    if not isinstance(value, str) or not _HEADER_SAFE.fullmatch(value):
-        raise ProtocolError(f"{what}: {where} answered without a usable token")
+    value = checked_token(doc.get("token") or doc.get("access_token"), what, where)
     expires_in = doc.get("expires_in")
     if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
         return value, float(expires_in)
     return value, DEFAULT_TOKEN_LIFETIME
 
 
+def checked_token(value: object, what: str, where: str) -> str:
+    """A token a token service answered, if it can be sent as a header and is of a sane size."""
+    if isinstance(value, str) and len(value) > MAX_TOKEN_CHARS:
+        raise ProtocolError(
+            f"{what}: {where} answered a token of more than {MAX_TOKEN_CHARS} characters; "
+            "refusing it"
+        )
+    if not isinstance(value, str) or not _HEADER_SAFE.fullmatch(value):
+        raise ProtocolError(f"{what}: {where} answered without a usable token")
+    return value
+
+
 def _basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-
-
-def _is_internal_address(host: str) -> bool:
-    """Whether a host is an IP literal of the machine or its private networks."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return (
-        address.is_loopback
-        or address.is_link_local
-        or address.is_private
-        or address.is_unspecified
-        or address.is_reserved
-    )

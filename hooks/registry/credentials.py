@@ -13,13 +13,13 @@ it, never anything it contains, and is skipped: one broken secret must not hide 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hooks.reference import canonical_registry
+from hooks.registry.errors import Secrets
 from hooks.wildcard import Wildcard
 
 DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
@@ -55,6 +55,13 @@ class Credential:
         )
 
     __str__ = __repr__
+
+    def secret_values(self) -> list[str]:
+        """What must never appear in a message: `user:password`, the password, the tokens."""
+        values = [self.password, self.identity_token, self.registry_token]
+        if self.username is not None and self.password is not None:
+            values.append(f"{self.username}:{self.password}")
+        return [value for value in values if value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +107,12 @@ class Keychain:
         put earlier secrets, and within a secret the keys written exactly, first.
         """
         self._entries: list[_Entry] = []
+        self.secrets = Secrets()
+        """The credentials' values, and the tokens obtained with them, to scrub from texts."""
         seen: set[tuple[str, str]] = set()
         for key, credential in entries:
+            for value in credential.secret_values():
+                self.secrets.add(value)
             host, path = _normalise_key(key)
             if not host or (host, path) in seen:
                 continue
@@ -160,9 +171,24 @@ def check_pull_secret(name: str, secret: Mapping[str, object] | None) -> SecretP
 def _parse_secret(
     name: str, secret: Mapping[str, object] | None
 ) -> list[tuple[str, Credential]] | SecretProblem:
-    """The (key, credential) pairs of one Secret object, or what is wrong with it."""
+    """The (key, credential) pairs of one Secret object, or what is wrong with it.
+
+    Whatever a secret holds, it is this secret's problem: an unforeseen failure to read it is
+    reported like a malformed secret (and skipped), never a failure of the whole source.
+    """
+    try:
+        return _read_secret(name, secret)
+    except Exception:  # the exception's text may quote the secret: never used
+        return SecretProblem(name, "cannot be read")
+
+
+def _read_secret(
+    name: str, secret: Mapping[str, object] | None
+) -> list[tuple[str, Credential]] | SecretProblem:
     if secret is None:
         return SecretProblem(name, "not found")
+    if not isinstance(secret, Mapping):
+        return SecretProblem(name, "is not a Secret object")
     secret_type = secret.get("type")
     data_key = _DATA_KEYS.get(secret_type) if isinstance(secret_type, str) else None
     if data_key is None:
@@ -177,11 +203,11 @@ def _parse_secret(
     # Exception texts are never used: JSONDecodeError and UnicodeDecodeError quote the input.
     try:
         raw = base64.b64decode(encoded, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character that is not ASCII
         return SecretProblem(name, f"{data_key} is not valid base64")
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return SecretProblem(name, f"{data_key} is not valid JSON")
     if secret_type == DOCKERCONFIGJSON:
         auths = document.get("auths") if isinstance(document, dict) else None
@@ -216,6 +242,8 @@ def _parse_entry(key: str, entry: object) -> Credential:
             continue
         if not isinstance(value, str):
             raise _EntryError(f'{where} has a "{field_name}" that is not a string')
+        if not _is_text(value):
+            raise _EntryError(f'{where} has a "{field_name}" that is not valid text')
         fields[field_name] = value
     if not fields.keys() - {"username"}:
         raise _EntryError(
@@ -237,12 +265,23 @@ def _decode_auth(auth: str, where: str) -> tuple[str, str]:
     """`auth` is base64 of `username:password`, split on the first `:` (docker/cli)."""
     try:
         text = base64.b64decode(auth.strip(), validate=True).decode()
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error, not ASCII, or not UTF-8
         raise _EntryError(f'{where} has an "auth" that is not base64') from None
     username, colon, password = text.partition(":")
+    if not _is_text(text):
+        raise _EntryError(f'{where} has an "auth" that is not valid text')
     if not colon:
         raise _EntryError(f'{where} has an "auth" that is not base64(username:password)')
     return username, password
+
+
+def _is_text(value: str) -> bool:
+    """Whether a value can be sent: JSON may hold lone surrogates, which no encoding writes."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _normalise_key(key: str) -> tuple[str, str]:

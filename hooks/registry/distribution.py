@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import httpx
 
@@ -31,6 +32,7 @@ from hooks.registry.transport import (
     authority,
     error_codes,
     next_link,
+    parse_url,
     raise_for_status,
     send,
 )
@@ -72,7 +74,7 @@ class DistributionClient:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry = registry
-        self._base = httpx.URL(base_url.rstrip("/"))
+        self._base_url = base_url.rstrip("/")
         self._client = client
         self._auth = auth
         self._settings = settings
@@ -103,7 +105,7 @@ class DistributionClient:
         params = {"n": str(page_size)}
         if start_after is not None:
             params["last"] = start_after
-        first = self._url("/v2/_catalog", params)
+        first = self._url("/v2/_catalog", params, what)
         trail = PageTrail(first, max_pages=self._settings.max_pages, what=what)
         url: httpx.URL | None = first
         while url is not None:
@@ -114,7 +116,7 @@ class DistributionClient:
             names = _string_list(response.json(what), "repositories", what)
             if names:
                 yield names
-            url = trail.follow(next_link(response.headers, response.url))
+            url = trail.follow(next_link(response.headers, response.url, what))
 
     async def tags(
         self,
@@ -134,7 +136,9 @@ class DistributionClient:
         what = f"listing tags of {self.registry}/{repository}"
         limit = self._settings.max_tags_per_repository
         first = self._url(
-            f"/v2/{repository}/tags/list", None if page_size is None else {"n": str(page_size)}
+            f"/v2/{repository}/tags/list",
+            None if page_size is None else {"n": str(page_size)},
+            what,
         )
         trail = PageTrail(first, max_pages=self._settings.max_pages, what=what)
         url: httpx.URL | None = first
@@ -153,7 +157,7 @@ class DistributionClient:
                 )
             self._raise_for_status(response, repository, what)
             page = _string_list(response.json(what), "tags", what)
-            following = next_link(response.headers, response.url)
+            following = next_link(response.headers, response.url, what)
             room = limit - listed
             taken = page[:room]
             listed += len(taken)
@@ -173,7 +177,7 @@ class DistributionClient:
         what = f"looking up {self.registry}/{repository}{separator}{reference}"
         response = await self._request(
             "HEAD",
-            self._url(f"/v2/{repository}/manifests/{reference}", None),
+            self._url(f"/v2/{repository}/manifests/{reference}", None, what),
             what=what,
             scope=repository_scope(repository),
             repository=repository,
@@ -189,8 +193,14 @@ class DistributionClient:
             return reference
         raise ProtocolError(f"{what}: {self.registry} answered without a Docker-Content-Digest")
 
-    def _url(self, path: str, params: dict[str, str] | None) -> httpx.URL:
-        return httpx.URL(f"{self._base}{path}", params=params)
+    def _url(self, path: str, params: dict[str, str] | None, what: str) -> httpx.URL:
+        return parse_url(f"{self._base_url}{path}", what, params=params)
+
+    @cached_property
+    def _base(self) -> httpx.URL:
+        """The registry's base URL; a ProtocolError at the first request when the registry's
+        name makes no URL (so that one bad registry fails only its own targets)."""
+        return parse_url(self._base_url, f"reaching {self.registry}")
 
     def _is_own(self, url: httpx.URL) -> bool:
         """Whether `url` is on the registry's own origin, the only one credentials go to."""
@@ -233,12 +243,12 @@ class DistributionClient:
                 target,
                 what=what,
                 headers=headers,
-                max_bytes=self._settings.max_response_bytes,
+                settings=self._settings,
             )
             location = response.headers.get("location")
             if response.status not in _REDIRECT_STATUSES or not location:
                 return response
-            target = response.url.join(location)
+            target = parse_url(location, f"{what}: the redirect target", base=response.url)
         raise ProtocolError(f"{what}: {self.registry} redirected more than {MAX_REDIRECTS} times")
 
     def _raise_for_status(self, response: Response, repository: str | None, what: str) -> None:

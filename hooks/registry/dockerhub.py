@@ -16,14 +16,16 @@ from urllib.parse import quote
 
 import httpx
 
+from hooks.registry.auth import TOKEN_ANSWER_BYTES, checked_token
 from hooks.registry.config import RegistrySettings
 from hooks.registry.errors import (
     AuthenticationError,
     NotFoundError,
     ProtocolError,
+    Secrets,
     UnsupportedError,
 )
-from hooks.registry.transport import PageTrail, Response, raise_for_status, send
+from hooks.registry.transport import PageTrail, Response, parse_url, raise_for_status, send
 
 PAGE_SIZE = 100  # the documented maximum of `page_size`
 # The Hub documents its JWT as valid for 10 minutes; renewing a minute early keeps a slow page
@@ -50,7 +52,9 @@ class DockerHubClient:
         secret: str | None,
         settings: RegistrySettings,
         clock: Callable[[], datetime],
+        secrets: Secrets | None = None,
     ) -> None:
+        """`secrets` learns the Hub JWT this client obtains (to scrub it from messages)."""
         if (username is None) != (secret is None):
             raise ValueError("Docker Hub credentials need both a username and a secret")
         self._client = client
@@ -61,6 +65,7 @@ class DockerHubClient:
         self._clock = clock
         self._token: _HubToken | None = None
         self._token_lock = asyncio.Lock()
+        self._secrets = secrets or Secrets()
         self.request_count = 0
         """Every HTTP request this client sent, sign-ins included (for benchmarks)."""
         self.token_request_count = 0
@@ -96,7 +101,8 @@ class DockerHubClient:
             raise_for_status(response, what, now=self._clock())
             names, next_page = _page_names(response.json(what), namespace, what)
             yield names
-            url = trail.follow(None if next_page is None else response.url.join(next_page))
+            following = None if next_page is None else parse_url(next_page, what, base=response.url)
+            url = trail.follow(following)
 
     async def _get(self, url: httpx.URL, what: str) -> Response:
         headers = {"Accept": "application/json"}
@@ -110,7 +116,7 @@ class DockerHubClient:
             url,
             what=what,
             headers=headers,
-            max_bytes=self._settings.max_response_bytes,
+            settings=self._settings,
         )
 
     async def _bearer_token(self) -> str | None:
@@ -121,6 +127,7 @@ class DockerHubClient:
             now = self._clock()
             if self._token is None or now >= self._token.renew_at:
                 value = await self._sign_in(self._username, self._secret)
+                self._secrets.add(value)
                 self._token = _HubToken(value, now + TOKEN_LIFETIME - TOKEN_SKEW)
             return self._token.value
 
@@ -141,7 +148,8 @@ class DockerHubClient:
             what=what,
             headers={"Accept": "application/json"},
             json={"identifier": username, "secret": secret},
-            max_bytes=self._settings.max_response_bytes,
+            settings=self._settings,
+            max_bytes=TOKEN_ANSWER_BYTES,
         )
         if response.status == 401:
             raise AuthenticationError(
@@ -152,9 +160,7 @@ class DockerHubClient:
         raise_for_status(response, what, now=self._clock())
         doc = response.json(what)
         token = doc.get("access_token") if isinstance(doc, dict) else None
-        if not isinstance(token, str) or not token:
-            raise ProtocolError(f"{what}: {url.host} answered without an access_token")
-        return token
+        return checked_token(token, what, url.host)
 
 
 def _page_names(doc: object, namespace: str, what: str) -> tuple[list[str], str | None]:

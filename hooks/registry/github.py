@@ -9,7 +9,6 @@ through ghcr.io's registry API, elsewhere.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from urllib.parse import quote
@@ -28,10 +27,13 @@ from hooks.registry.errors import (
 from hooks.registry.transport import (
     PageTrail,
     Response,
+    loads,
     next_link,
     raise_for_status,
     retry_after_seconds,
+    seconds,
     send,
+    wait_until,
 )
 
 PAGE_SIZE = 100  # the documented maximum of `per_page`
@@ -84,7 +86,7 @@ class GitHubPackagesClient:
         while True:
             self._raise_for_status(response, what)
             yield _package_names(response.json(what), owner, what)
-            url = trail.follow(next_link(response.headers, response.url))
+            url = trail.follow(next_link(response.headers, response.url, what))
             if url is None:
                 return
             response = await self._get(url, what)
@@ -122,7 +124,7 @@ class GitHubPackagesClient:
                 "X-GitHub-Api-Version": API_VERSION,
                 "Authorization": f"Bearer {self._token}",
             },
-            max_bytes=self._settings.max_response_bytes,
+            settings=self._settings,
         )
 
     def _raise_for_status(self, response: Response, what: str) -> None:
@@ -173,9 +175,9 @@ def _rate_limit_wait(response: Response, now: datetime) -> float | None:
     retry_after = retry_after_seconds(headers, now)
     if retry_after is not None:
         return retry_after
-    reset = headers.get("x-ratelimit-reset", "").strip()
+    reset = seconds(headers.get("x-ratelimit-reset", ""))
     if headers.get("x-ratelimit-remaining", "").strip() == "0":
-        return max(0.0, float(reset) - now.timestamp()) if reset.isdigit() else None
+        return None if reset is None else wait_until(reset, now)
     if "rate limit" in _message(response).lower():
         return SECONDARY_LIMIT_WAIT
     return None
@@ -184,7 +186,7 @@ def _rate_limit_wait(response: Response, now: datetime) -> float | None:
 def _message(response: Response) -> str:
     """The `message` of a GitHub error body (`{"message", "documentation_url"}`), or ""."""
     try:
-        doc = json.loads(response.body)
+        doc = loads(response.body)
     except ValueError:
         return ""
     message = doc.get("message") if isinstance(doc, dict) else None

@@ -17,7 +17,7 @@ import logging
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -32,10 +32,13 @@ from hooks.registry.credentials import Keychain
 from hooks.registry.distribution import DistributionClient, TagList
 from hooks.registry.dockerhub import DockerHubClient
 from hooks.registry.errors import (
+    MAX_TEXT_CHARS,
     NotFoundError,
     RateLimitedError,
     RegistryError,
+    Secrets,
     UnavailableError,
+    public_text,
 )
 from hooks.registry.github import GitHubPackagesClient
 from hooks.registry.pool import ShardedTransport
@@ -232,12 +235,17 @@ class _Progress:
         )
 
 
-async def _logged(registry: str, make: Callable[[], Awaitable[T]]) -> T:
+async def _logged(registry: str, secrets: Secrets, make: Callable[[], Awaitable[T]]) -> T:
     """One attempt of a registry call; a failure gets a log line (its message says what was
-    being done and why it failed, never a header or a body) before it is retried or reported."""
+    being done and why it failed, never a header or a body) before it is retried or reported.
+
+    This is where a registry's failure leaves the registry clients: its message is made
+    public here (`public_text`), once, for the log line and for the status alike."""
     try:
         return await make()
     except RegistryError as error:
+        error.message = public_text(error.message, secrets)
+        error.args = (error.message,)  # repr() and tracebacks show `args`
         log.warning(
             "registry call failed",
             extra=log_fields(
@@ -295,11 +303,11 @@ class _RegistryScan:
             try:
                 async with self.limit:
                     if not timed:
-                        return await _logged(self.registry, make)
+                        return await _logged(self.registry, self.keychain.secrets, make)
                     if self.remaining() < self.durations.launch_margin():
                         await asyncio.sleep(max(0.0, self.remaining()) + 1.0)  # cancelled then
                     started = time.monotonic()
-                    result = await _logged(self.registry, make)
+                    result = await _logged(self.registry, self.keychain.secrets, make)
                     self.durations.add(time.monotonic() - started)
                     return result
             except RateLimitedError as error:
@@ -419,6 +427,7 @@ class _RegistryScan:
             secret=secret if username else None,
             settings=self.settings,
             clock=utc_now,
+            secrets=self.keychain.secrets,
         )
         return lambda _: hub.repositories(namespace)
 
@@ -514,6 +523,17 @@ class _RegistryScan:
                 progress.fail(None, listing.error)
 
 
+def _public(result: TargetResult, secrets: Secrets) -> TargetResult:
+    """A target's result as it leaves the scan: its texts through `public_text` (a filter's
+    error quotes up to FAILURES_SHOWN failures, each already public, hence the longer bound)."""
+    limit = (FAILURES_SHOWN + 1) * MAX_TEXT_CHARS
+    return replace(
+        result,
+        error=None if result.error is None else public_text(result.error, secrets, limit),
+        warnings=tuple(public_text(w, secrets) for w in result.warnings),
+    )
+
+
 def _catalog_start(targets: Sequence[ScanTarget]) -> str | None:
     """Where a registry's catalog listing may begin: after the earliest resume point, when
     every wildcard target on it continues an earlier call."""
@@ -570,7 +590,9 @@ async def _scan(
             metrics.scan_deadline_hit()
         # Read before cancelling: a cancelled listing must not count as done.
         finished = {tasks[task] for task in done}
-        results = [progress[t.key].result(t.key in finished) for t in targets]
+        results = [
+            _public(progress[t.key].result(t.key in finished), keychain.secrets) for t in targets
+        ]
         shared = [task for scan in scans.values() for task in scan.shared_tasks()]
         for task in [*pending, *shared]:
             task.cancel()

@@ -176,3 +176,38 @@ def test_token_service_tokens_never_reach_the_cassette(
     assert created_images(json.loads(output), registry.host) == SELECTED
     basic = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
     assert_no_credentials(cassette, PASSWORD, basic, IDENTITY_TOKEN)
+
+
+def test_a_cassette_replays_offline_without_resolving_a_host(
+    hooks_cli: HooksCLI, tmp_path: Path
+) -> None:
+    """A cassette of a registry nobody configured (recorded where its name resolved to a public
+    address) replays without looking the name up: offline, and whatever it resolves to here.
+    `localhost` resolves to loopback, which a live scan would refuse."""
+    registry = "localhost:5999"
+    base = f"https://{registry}/v2"
+    pages = {
+        f"{base}/_catalog?n=100": {"repositories": ["amdenterpriseai/aim-qwen"]},
+        f"{base}/amdenterpriseai/aim-qwen/tags/list": {"tags": ["1.0.0"]},
+    }
+    exchanges = [
+        {
+            "method": "GET",
+            "url": url,
+            "request_headers": [],
+            "status": 200,
+            "response_headers": ["content-type: application/json"],
+            "body": json.dumps(page),
+        }
+        for url, page in pages.items()
+    ]
+    cassette = tmp_path / "cassette.json"
+    cassette.write_text(json.dumps(exchanges))
+    request = write_request(tmp_path, source_sync(registry))
+
+    replayed = hooks_cli("replay", request, "--now", NOW, "--cassette", cassette, env=cli_env())
+
+    assert replayed.returncode == 0, replayed.stderr
+    assert "not in the cassette" not in replayed.stderr
+    created = created_images(json.loads(replayed.stdout), registry)
+    assert created == {"amdenterpriseai/aim-qwen:1.0.0"}

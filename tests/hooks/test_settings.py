@@ -1,7 +1,10 @@
 """Settings from the environment: read once at start, and a bad value is an error naming it."""
 
+import ipaddress
+
 import pytest
 
+from hooks.registry.config import DEFAULT_DENIED_NETWORKS, RegistrySettings, parse_networks
 from hooks.settings import SettingsError, settings_from_env
 
 
@@ -57,3 +60,21 @@ def test_empty_environment_gives_the_documented_defaults() -> None:
 def test_a_bad_value_is_an_error_that_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         settings_from_env({name: value})
+
+
+def test_denied_networks_default_to_loopback_and_link_local_and_can_be_set_or_lifted() -> None:
+    default = settings_from_env({}).registry
+
+    def denied(registry: RegistrySettings, address: str) -> bool:
+        return registry.denied_network(ipaddress.ip_address(address)) is not None
+
+    assert default.denied_networks == parse_networks(DEFAULT_DENIED_NETWORKS)
+    assert denied(default, "127.0.0.1") and denied(default, "169.254.169.254")
+    assert denied(default, "::ffff:127.0.0.1") and denied(default, "fd00:ec2::254")
+    assert not denied(default, "10.0.0.5") and not denied(default, "192.168.1.2")
+    custom = settings_from_env({"AIM_REGISTRY_DENIED_NETWORKS": "10.0.0.0/8, 127.0.0.1"})
+    assert denied(custom.registry, "10.1.2.3") and not denied(custom.registry, "127.0.0.2")
+    lifted = settings_from_env({"AIM_REGISTRY_DENIED_NETWORKS": "none"})
+    assert lifted.registry.denied_networks == ()
+    with pytest.raises(SettingsError, match="AIM_REGISTRY_DENIED_NETWORKS"):
+        settings_from_env({"AIM_REGISTRY_DENIED_NETWORKS": "10.0.0.0/33"})

@@ -3,6 +3,7 @@
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Any, Protocol
 
 import httpx
@@ -61,6 +62,8 @@ def connect() -> Connect:
         if settings is None:
             insecure = {name} if base_url.startswith("http://") else set()
             settings = RegistrySettings(insecure_registries=frozenset(insecure))
+        if name not in settings.endpoints:  # the server is where the test sends the registry
+            settings = replace(settings, endpoints={**settings.endpoints, name: base_url})
         if keychain is None:
             keychain = Keychain([(name, credential)] if credential is not None else [])
         async with httpx.AsyncClient(

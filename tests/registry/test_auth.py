@@ -454,8 +454,11 @@ def test_authorization_is_not_forwarded_across_a_redirect_to_another_host(
     proxy = fault_proxy_factory("127.0.0.1", registry.port)
     proxy.set_rules([{"match": "tags/list", "action": "redirect", "host": "localhost"}])
 
+    # The redirect goes to localhost: a network sources may reach, for this test.
+    settings = RegistrySettings(insecure_registries=frozenset({proxy.host}), denied_networks=())
+
     async def scenario() -> None:
-        async with connect(proxy, credential=ALICE) as client:
+        async with connect(proxy, credential=ALICE, settings=settings) as client:
             [_ async for _ in client.catalog()]  # learns Basic: from now on it is sent at once
             await client.tags("org/a")
 

@@ -3,10 +3,12 @@
 import base64
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
 from hooks.registry.credentials import (
+    DOCKERCONFIGJSON,
     Credential,
     Keychain,
     SecretProblem,
@@ -319,3 +321,32 @@ def test_repr_and_str_never_show_secrets() -> None:
         assert PASSWORD not in f"{shown}"
     assert "alice" in repr(credentials[0])
     assert "ghcr.io" in repr(keychain)
+
+
+def _dockerconfigjson(raw: bytes | str) -> dict[str, Any]:
+    """A dockerconfigjson Secret whose data is `raw` (base64-encoded when bytes)."""
+    data = base64.b64encode(raw).decode() if isinstance(raw, bytes) else raw
+    return {"type": DOCKERCONFIGJSON, "data": {".dockerconfigjson": data}}
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        (_dockerconfigjson("é"), "not valid base64"),
+        (_dockerconfigjson(b"[" * 100_000), "not valid JSON"),
+        (
+            _dockerconfigjson(b'{"auths": {"r": {"username": "u", "password": "\\ud800"}}}'),
+            "not valid text",
+        ),
+        (["not", "an", "object"], "is not a Secret object"),
+    ],
+    ids=["not ASCII", "nested too deep", "lone surrogate", "not an object"],
+)
+def test_a_secret_that_breaks_the_parser_is_a_problem_and_the_others_still_work(
+    secret: Any, problem: str
+) -> None:
+    good = _dockerconfigjson(b'{"auths": {"r": {"username": "u", "password": "p"}}}')
+    keychain, problems = keychain_from_secrets([("broken", secret), ("good", good)])
+    assert [p.name for p in problems] == ["broken"]
+    assert problem in problems[0].message
+    assert keychain.lookup("r") == Credential(username="u", password="p")

@@ -356,10 +356,12 @@ def test_tls_registry_is_trusted_through_the_ca_bundle(
 ) -> None:
     registry = registry_factory(PLAN, tls=test_ca)
     spec = {"registry": registry.host, "filters": [{"image": "org/aim-b"}]}
-    [trusted] = scan_registries(
-        targets_for(spec), Keychain(), settings=RegistrySettings(ca_bundle=str(test_ca.ca_file))
+    endpoints = {registry.host: registry.url}
+    trusting = RegistrySettings(ca_bundle=str(test_ca.ca_file), endpoints=endpoints)
+    [trusted] = scan_registries(targets_for(spec), Keychain(), settings=trusting)
+    [untrusted] = scan_registries(
+        targets_for(spec), Keychain(), settings=RegistrySettings(endpoints=endpoints)
     )
-    [untrusted] = scan_registries(targets_for(spec), Keychain(), settings=RegistrySettings())
 
     assert trusted.error is None
     assert {i.tag for i in trusted.images} == {"0.9.0", "1.0.0"}

@@ -35,7 +35,7 @@ def test_a_rotated_ca_bundle_is_trusted_without_a_restart(
     registry = registry_factory(PLAN, tls=test_ca)
     bundle = tmp_path / "ca.pem"
     shutil.copyfile(TestCA(tmp_path / "other", name="other-ca").ca_file, bundle)
-    settings = RegistrySettings(ca_bundle=str(bundle))
+    settings = RegistrySettings(ca_bundle=str(bundle), endpoints={registry.host: registry.url})
     target = ScanTarget(key=0, registry=registry.host, repository="org/model")
 
     [untrusted] = scan_registries([target], Keychain(), settings=settings)

@@ -177,17 +177,21 @@ class Figures:
     texts_searched: int = 0
     secret_hits: int = 0
     hostile: Counter[str] = field(default_factory=Counter)
+    hostile_registry: dict[str, str] = field(default_factory=dict)
     soak: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> list[str]:
         """The figures as lines for the terminal."""
         hostile = ", ".join(f"{kind} {count}" for kind, count in sorted(self.hostile.items()))
+        registries = [f"  {k}: {v}" for k, v in sorted(self.hostile_registry.items())]
         return [
             f"fault campaign: {len(self.faults)} faults (the fault-free baseline included), "
             f"{self.cases} fault x scenario cases "
             f"({self.rounds} syncs), {self.children_received} existing children sent, "
             f"{self.children_dropped} dropped",
             f"hostile input: {hostile or 'not run'}",
+            f"hostile registries: {'' if registries else 'not run'}",
+            *registries,
             f"secrets: {self.texts_searched} texts searched, {self.secret_hits} planted values "
             "found",
             f"soak: {self._soak()}",
