@@ -437,10 +437,10 @@ class _RegistryScan:
     async def scan(self, progress: _Progress) -> None:
         """Fill `progress` for one target; errors are recorded, never raised."""
         target = progress.target
-        if target.digest is not None or target.tag is not None:
-            work: Awaitable[None] = self._exact(progress)
-        elif target.wildcard:
-            work = self._wildcard(progress)
+        if target.wildcard:
+            work: Awaitable[None] = self._wildcard(progress)
+        elif target.digest is not None or target.tag is not None:
+            work = self._exact(progress)
         elif target.selects_repository(target.repository):
             work = self._repository(progress, target.repository)
         else:
@@ -448,7 +448,7 @@ class _RegistryScan:
         await self._guarded(progress, None, work)
 
     async def _guarded(
-        self, progress: _Progress, repository: str | None, work: Awaitable[None]
+        self, progress: _Progress, repository: str | None, work: Awaitable[object]
     ) -> None:
         """Run `work`; its failure becomes the target's (or the repository's) error."""
         try:
@@ -465,21 +465,26 @@ class _RegistryScan:
             )
 
     async def _exact(self, progress: _Progress) -> None:
+        """An exact repository's tag or digest: a missing one is the target's error."""
         target = progress.target
         if not target.selects_repository(target.repository):
             return
-        reference = target.digest or target.tag or ""
-        digest = await self.call(
-            lambda: self.distribution.manifest_exists(target.repository, reference)
-        )
-        if digest is None:
+        if not await self._pinned(progress, target.repository):
             sep = "@" if target.digest else ":"
+            reference = target.digest or target.tag
             raise NotFoundError(
                 f"image {self.registry}/{target.repository}{sep}{reference} does not exist"
             )
-        progress.found[target.repository] = [
-            ImageRef(self.registry, target.repository, tag=target.tag, digest=target.digest)
-        ]
+
+    async def _pinned(self, progress: _Progress, repository: str) -> bool:
+        """Whether `repository` has the target's tag or digest (one HEAD, never a tag list);
+        the image is recorded as found when it does, the repository as done either way."""
+        target = progress.target
+        reference = target.digest or target.tag or ""
+        digest = await self.call(lambda: self.distribution.manifest_exists(repository, reference))
+        image = ImageRef(self.registry, repository, tag=target.tag, digest=target.digest)
+        progress.found[repository] = [image] if digest is not None else []
+        return digest is not None
 
     async def _repository(self, progress: _Progress, repository: str) -> None:
         target = progress.target
@@ -495,8 +500,13 @@ class _RegistryScan:
         ]
 
     async def _wildcard(self, progress: _Progress) -> None:
-        """List the tags of each selected repository as soon as its listing page arrives."""
+        """List the tags of each selected repository as soon as its listing page arrives.
+
+        A wildcard with an exact tag or digest looks that image up in each selected repository
+        instead (docs/decisions.md §1): a repository without it found nothing, which is no error.
+        """
         target = progress.target
+        pinned = target.tag is not None or target.digest is not None
         listing = self.repositories(target)
         progress.listing = listing
         selected: list[str] = []
@@ -507,9 +517,12 @@ class _RegistryScan:
                 for name in names:
                     if (start is None or name > start) and target.selects_repository(name):
                         selected.append(name)
-                        group.create_task(
-                            self._guarded(progress, name, self._repository(progress, name))
+                        work = (
+                            self._pinned(progress, name)
+                            if pinned
+                            else self._repository(progress, name)
                         )
+                        group.create_task(self._guarded(progress, name, work))
             if listing.error is not None:
                 progress.fail(None, listing.error)
 

@@ -21,9 +21,9 @@ def _select_all(_: str) -> bool:
 class ScanTarget:
     """One filter's question to one registry.
 
-    Exactly one form applies: `digest` (does repository@digest exist?), `tag` (does
-    repository:tag exist?), an exact `repository` (which of its tags are selected?), or
-    `wildcard` (which repositories are selected, and which of their tags?).
+    The forms: `digest` (does repository@digest exist?), `tag` (does repository:tag exist?),
+    an exact `repository` (which of its tags are selected?), or `wildcard` (which repositories
+    are selected, and which of their tags?; with `tag` or `digest`, which of them hold it?).
     """
 
     key: int
