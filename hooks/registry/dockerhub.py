@@ -9,13 +9,14 @@ Hub JWT obtained from `POST /v2/auth/token`. Tags are read through the registry 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import httpx
 
+from hooks.registry.clock import SYSTEM_CLOCK, Clock
 from hooks.registry.config import RegistrySettings
 from hooks.registry.errors import (
     AuthenticationError,
@@ -49,7 +50,7 @@ class DockerHubClient:
         username: str | None,
         secret: str | None,
         settings: RegistrySettings,
-        clock: Callable[[], datetime],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if (username is None) != (secret is None):
             raise ValueError("Docker Hub credentials need both a username and a secret")
@@ -93,7 +94,7 @@ class DockerHubClient:
                 return
             if response.status == 401:
                 self._token = None  # a revoked or expired JWT: the next listing signs in again
-            raise_for_status(response, what, now=self._clock())
+            raise_for_status(response, what, now=self._clock.utc())
             names, next_page = _page_names(response.json(what), namespace, what)
             yield names
             url = trail.follow(None if next_page is None else response.url.join(next_page))
@@ -118,7 +119,7 @@ class DockerHubClient:
         if self._username is None or self._secret is None:
             return None
         async with self._token_lock:
-            now = self._clock()
+            now = self._clock.utc()
             if self._token is None or now >= self._token.renew_at:
                 value = await self._sign_in(self._username, self._secret)
                 self._token = _HubToken(value, now + TOKEN_LIFETIME - TOKEN_SKEW)
@@ -149,7 +150,7 @@ class DockerHubClient:
                 "entry of imagePullSecrets (username and password or access token)",
                 status=401,
             )
-        raise_for_status(response, what, now=self._clock())
+        raise_for_status(response, what, now=self._clock.utc())
         doc = response.json(what)
         token = doc.get("access_token") if isinstance(doc, dict) else None
         if not isinstance(token, str) or not token:
