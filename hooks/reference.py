@@ -93,6 +93,30 @@ class ParsedReference:
     digest: str | None
 
 
+def is_valid_repository(name: str) -> bool:
+    r"""Whether a repository name read from a registry follows the OCI distribution grammar.
+
+    `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` per `/`-separated component, at most 255 characters
+    (Docker's bound on a name). Registries choose the names they list; one outside the grammar
+    (`models/../../etc`, a newline, a NUL, 70,000 characters) must never become a model, whose
+    `spec.image` would not be a reference. The length is checked first, so that the cost is
+    bounded whatever the registry sends.
+    """
+    return 0 < len(name) <= _MAX_NAME_LENGTH and all(
+        _PATH_COMPONENT.fullmatch(component) for component in name.split("/")
+    )
+
+
+def is_valid_tag(tag: str) -> bool:
+    """Whether a tag read from a registry follows the OCI grammar `[A-Za-z0-9_][A-Za-z0-9._-]*`.
+
+    At most 128 characters. A tag with a newline, a `/`, a `:` or an `@` (a smuggled digest),
+    an empty tag or a longer one is refused; the length is checked first, so that the cost is
+    bounded.
+    """
+    return 0 < len(tag) <= _MAX_TAG_LENGTH and _TAG.fullmatch(tag) is not None
+
+
 def canonical_registry(host: str) -> str:
     """The canonical form of a registry host: lower-case, Docker Hub's aliases as `docker.io`.
 

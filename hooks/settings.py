@@ -78,6 +78,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         concurrency=int(_number(env, "AIM_SCAN_CONCURRENCY", 16, minimum=1)),
         request_timeout=_number(env, "AIM_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         scan_deadline=_number(env, "AIM_SCAN_DEADLINE_SECONDS", 20.0, minimum=0.1),
+        max_continuation_seconds=_number(env, "AIM_SCAN_CONTINUATION_SECONDS", 3600.0, minimum=1.0),
     )
     token = env.get("AIM_HOOK_TOKEN", "").strip() or None
     level = env.get("AIM_LOG_LEVEL", "INFO").strip().upper() or "INFO"

@@ -244,7 +244,7 @@ def _sync(
     progress = continuing(book, inputs.fingerprint)
     filters = build_filters(spec)
     runnable = [f for f in filters if isinstance(f, ImageFilter)]
-    targets = [t for f in runnable if (t := scan_target(f, progress)) is not None]
+    targets = [t for f in runnable if (t := scan_target(f, progress, now)) is not None]
     results = {r.key: r for r in scan(targets, inputs.keychain)} if targets else {}
     outcomes = filter_outcomes(filters, progress, results)
 
@@ -368,10 +368,15 @@ def _previous_condition(status: Mapping[str, Any], kind: str) -> Condition | Non
     return None
 
 
-def scan_target(image_filter: ImageFilter, progress: Progress | None) -> ScanTarget | None:
-    """The scan question for a filter, or None when an earlier call already finished it."""
+def scan_target(
+    image_filter: ImageFilter, progress: Progress | None, now: datetime | None = None
+) -> ScanTarget | None:
+    """The scan question for a filter, or None when an earlier call already finished it.
+    `now` dates a continued scan (how long it has run bounds it)."""
     resume_after = None
+    continued = 0.0
     if progress is not None:
+        continued = (now - progress.started).total_seconds() if now is not None else 0.0
         state = progress.filter(image_filter.index)
         if state is not None and state.done:
             return None
@@ -386,6 +391,7 @@ def scan_target(image_filter: ImageFilter, progress: Progress | None) -> ScanTar
         selects_repository=image_filter.selects_repository,
         selects_tag=image_filter.selects_tag,
         resume_after=resume_after,
+        continued_seconds=continued,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
 
+from hooks.reference import is_valid_repository
 from hooks.registry.calls import RegistryCalls
 from hooks.registry.clock import Clock
 from hooks.registry.credentials import Keychain
@@ -35,57 +36,105 @@ PageSource = Callable[[str | None], AsyncIterator[list[str]]]
 """Pages of repository names, continuing after the given name where the API can."""
 
 
+# Names handed to a target at a time, and how many such chunks may wait for a slow target: the
+# listing reads on only as the targets keep up, so names read are not piled up in memory.
+CHUNK_NAMES = 100
+CHUNKS_QUEUED = 4
+
+
 class Listing:
-    """The repositories a wildcard draws from, page by page as they arrive, shared by every
-    target of the scan that needs them; and the failure that cut the listing short.
+    """The repositories a wildcard draws from, handed to every target of the scan that needs
+    them in chunks as pages arrive; and how the listing ended.
 
     Targets start listing tags as soon as a page arrives rather than after the last one, so a
-    listing longer than the deadline still makes progress. `in_order` holds while the names
-    arrive sorted, as `/v2/_catalog` gives them: then a listing cut by the deadline still says
-    where the next call resumes (after the last name read and done).
+    listing longer than the deadline still makes progress. Nothing keeps the names read: each
+    target takes them from its own short queue, and the listing waits while a queue is full.
+    `in_order` holds while the names arrive sorted, as `/v2/_catalog` gives them: then a listing
+    cut by the deadline or by this call's budget still says where the next call resumes.
+
+    A call reads at most `budget` names (None: no bound; the Hub and GitHub listings are bounded
+    by their page cap); past it the listing ends `cut`, to continue in the next call. Names
+    outside the distribution grammar are dropped and counted in `invalid`.
     """
 
-    def __init__(self, sorted_by_name: bool) -> None:
-        self.names: list[str] = []
+    def __init__(self, sorted_by_name: bool, budget: int | None = None) -> None:
+        self.sorted = sorted_by_name
         self.in_order = sorted_by_name
-        self.complete = False
+        self.ended = False
+        self.cut = False
         self.error: RegistryError | None = None
+        self.invalid = 0
+        self.last: str | None = None
+        self._budget = budget
+        self._read = 0
         self._seen: set[str] = set()
-        self._arrived = asyncio.Event()
+        self._queues: list[asyncio.Queue[list[str] | None]] = []
 
-    def add(self, page: Sequence[str]) -> None:
-        """Names of a new page; repeats (a listing read again after a retry) are dropped."""
-        for name in page:
-            if name in self._seen:
-                continue
-            if self.names and name <= self.names[-1]:
-                self.in_order = False  # a registry that does not sort: resume only when complete
-            self._seen.add(name)
-            self.names.append(name)
-        self._wake()
+    def subscribe(self) -> Subscription:
+        """The names of the listing for one more target, chunk by chunk, from the start."""
+        subscription = Subscription(self)
+        self._queues.append(subscription.queue)
+        return subscription
 
-    def end(self, error: RegistryError | None) -> None:
-        """No more pages: the listing is complete, or `error` cut it short."""
-        self.complete = True
+    def leave(self, queue: asyncio.Queue[list[str] | None]) -> None:
+        """A target that stops reading no longer holds the listing up."""
+        if queue in self._queues:
+            self._queues.remove(queue)
+        while not queue.empty():
+            queue.get_nowait()
+
+    async def add(self, page: Sequence[str]) -> bool:
+        """Hand a page's new, valid names to every target; False once this call's budget is
+        spent (the listing is then `cut`). Repeats (a listing read again after a retry) are
+        dropped. Yields to the loop after each chunk, so a page of a million names does not
+        hold the deadline up."""
+        for start in range(0, len(page), CHUNK_NAMES):
+            chunk: list[str] = []
+            for name in page[start : start + CHUNK_NAMES]:
+                if self._budget is not None and self._read >= self._budget:
+                    self.cut = True
+                    break
+                self._read += 1
+                if name in self._seen:
+                    continue
+                self._seen.add(name)
+                if not is_valid_repository(name):
+                    self.invalid += 1
+                    continue
+                if self.last is not None and name <= self.last:
+                    self.in_order = False  # a registry that does not sort: resume only when done
+                self.last = name
+                chunk.append(name)
+            for queue in list(self._queues) if chunk else ():
+                await queue.put(chunk)
+            await asyncio.sleep(0)
+            if self.cut:
+                return False
+        return True
+
+    async def end(self, error: RegistryError | None) -> None:
+        """No more pages this call: complete, `cut` at the budget, or cut short by `error`."""
+        self.ended = True
         self.error = error
-        self._wake()
+        self._seen.clear()
+        for queue in list(self._queues):
+            await queue.put(None)
 
-    def _wake(self) -> None:
-        self._arrived.set()
-        self._arrived = asyncio.Event()
 
-    async def batches(self) -> AsyncIterator[list[str]]:
-        """The names read so far, then each page's new names as it arrives, until the end."""
-        given = 0
-        while True:
-            if given < len(self.names):
-                batch = self.names[given:]
-                given = len(self.names)
-                yield batch
-            elif self.complete:
-                return
-            else:
-                await self._arrived.wait()
+class Subscription:
+    """One target's share of a listing: its chunks of names in order, until the listing ends."""
+
+    def __init__(self, listing: Listing) -> None:
+        self.listing = listing
+        self.queue: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=CHUNKS_QUEUED)
+
+    async def __aiter__(self) -> AsyncIterator[list[str]]:
+        while (chunk := await self.queue.get()) is not None:
+            yield chunk
+
+    def close(self) -> None:
+        """Stop reading (the target is done, failed or was cancelled)."""
+        self.listing.leave(self.queue)
 
 
 class RepositoryListings:
@@ -108,49 +157,60 @@ class RepositoryListings:
         self._catalog_start = catalog_start(targets)
         self._started: dict[str, tuple[Listing, asyncio.Task[None]]] = {}
 
-    def of(self, target: ScanTarget) -> Listing:
-        """All repositories a wildcard can draw from: Hub namespace, GitHub owner, or catalog;
-        listed once per scan, its pages shared as they arrive."""
+    def subscribe(self, target: ScanTarget) -> Subscription:
+        """A wildcard's share of all the repositories it can draw from: Hub namespace, GitHub
+        owner, or catalog; each listed once per scan, its pages shared as they arrive."""
         registry = self._calls.registry
         scope = ""
         pages: PageSource = self._catalog_pages
+        budget: int | None = self._calls.settings.max_pages * CATALOG_PAGE_SIZE
         if registry in (DOCKER_HUB, GHCR):
             scope = target.repository.split("/", 1)[0]
             pages = self._hub_pages(scope) if registry == DOCKER_HUB else self._ghcr_pages(scope)
+            budget = None
         started = self._started.get(scope)
-        if started is not None:
-            return started[0]
-        listing = Listing(sorted_by_name=not scope)
-        self._started[scope] = (listing, asyncio.ensure_future(self._read(pages, listing)))
-        return listing
+        if started is None:
+            listing = Listing(sorted_by_name=not scope, budget=budget)
+            started = (listing, asyncio.ensure_future(self._read(pages, listing)))
+            self._started[scope] = started
+        return started[0].subscribe()
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """The listings started (to cancel at the deadline)."""
         return [task for _, task in self._started.values()]
 
     async def _read(self, pages: PageSource, listing: Listing) -> None:
-        """Read every page into `listing`, retried as one call; a failure keeps what was read."""
+        """Read the pages into `listing`, retried as one call; a failure keeps what was read.
+
+        A catalog stops after `max_pages` pages or its budget of names in one call and
+        continues after the last name read in the next (`Listing.cut`), as at the deadline.
+        """
         registry = self._calls.registry
+        max_pages = self._calls.settings.max_pages
 
         async def read() -> None:
-            async for page in pages(listing.names[-1] if listing.names else None):
-                listing.add(page)
+            read_pages = 0
+            async for page in pages(listing.last):
+                read_pages += 1
+                if not await listing.add(page) or (listing.sorted and read_pages >= max_pages):
+                    listing.cut = True
+                    return
 
         try:
             await self._calls.call(read, timed=False)
         except RegistryError as error:
-            listing.end(error)
+            await listing.end(error)
         except Exception as error:
             # The targets waiting on the pages must hear of a bug, not wait for the deadline.
             log.exception("listing the repositories of %s failed", registry)
-            listing.end(
+            await listing.end(
                 RegistryError(
                     f"listing the repositories of {registry}: internal error "
                     f"({type(error).__name__})"
                 )
             )
         else:
-            listing.end(None)
+            await listing.end(None)
 
     def _catalog_pages(self, after: str | None) -> AsyncIterator[list[str]]:
         """`/v2/_catalog` is sorted, so a retry continues after the last name read."""

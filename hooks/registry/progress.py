@@ -20,16 +20,23 @@ FAILURES_SHOWN = 10
 
 @dataclass
 class TargetProgress:
-    """What one target found so far, by repository; read at the deadline too."""
+    """What one target found so far, by repository; read at the deadline too.
+
+    A wildcard records each name it takes from its listing (`take`): `listed_upto` is the last
+    one, and each selected repository not yet done remembers the name taken just before it, so
+    the resume point needs neither the names read nor a scan of them.
+    """
 
     target: ScanTarget
     errors: list[str] = field(default_factory=list)
     found: dict[str, list[ImageRef]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     warnings: dict[str, str] = field(default_factory=dict)
-    selected: list[str] | None = None
+    selected: list[str] = field(default_factory=list)
     listing: Listing | None = None
     retry_after: float | None = None
+    listed_upto: str | None = None
+    pending: dict[str, str | None] = field(default_factory=dict)
 
     def fail(self, repository: str | None, error: RegistryError) -> None:
         """Record a failure of the whole target (`repository` None) or of one repository."""
@@ -43,27 +50,33 @@ class TargetProgress:
     def done(self, repository: str) -> bool:
         return repository in self.found or repository in self.failed
 
+    def take(self, name: str, selected: bool) -> None:
+        """A name taken from the listing, and whether the target will list its tags."""
+        if selected:
+            self.selected.append(name)
+            self.pending[name] = self.listed_upto
+        self.listed_upto = name
+
+    def settle(self, repository: str) -> None:
+        """A selected repository is done (found or failed)."""
+        self.pending.pop(repository, None)
+
     def resume_after(self) -> str | None:
         """Where the next call starts: after the longest prefix, by name, of the repositories
-        this call has dealt with. With a sorted listing that is every name read up to the first
+        this call has dealt with. With a sorted listing that is every name taken up to the first
         selected one not yet done, so pages without a match count as progress too; otherwise,
-        once the listing is complete, the done prefix of the selected names."""
+        once the listing has ended, the done prefix of the selected names."""
         last = self.target.resume_after
         listing = self.listing
         if listing is None:
             return last
         if listing.in_order:
-            selected = set(self.selected or ())
-            for name in listing.names:
-                if last is not None and name <= last:
-                    continue
-                if name in selected and not self.done(name):
-                    break
-                last = name
+            if self.pending:
+                return self.pending[min(self.pending)] or last
+            return self.listed_upto or last
+        if not listing.ended:
             return last
-        if not listing.complete:
-            return last
-        for repository in sorted(self.selected or ()):
+        for repository in sorted(self.selected):
             if not self.done(repository):
                 break
             last = repository
@@ -71,7 +84,9 @@ class TargetProgress:
 
     def result(self, finished: bool) -> TargetResult:
         """The target's answer. An unfinished one reports only the repositories up to its
-        `resume_after`: the next call starts after it, so nothing is reported twice."""
+        `resume_after`: the next call starts after it, so nothing is reported twice. A target
+        whose listing stopped at this call's budget is unfinished too, as at the deadline."""
+        finished = finished and not (self.listing is not None and self.listing.cut)
         resume_after = None if finished else self.resume_after()
 
         def reported(repository: str) -> bool:
@@ -89,7 +104,7 @@ class TargetProgress:
             shown = [self.failed[r] for r in failed[:FAILURES_SHOWN]]
             more = len(failed) - len(shown)
             errors.append(
-                f"{len(failed)} of {len(self.selected or failed)} repositories could not be "
+                f"{len(failed)} of {len(self.selected) or len(failed)} repositories could not be "
                 f"read: {'; '.join(shown)}" + (f"; and {more} more" if more else "")
             )
         else:
@@ -101,5 +116,17 @@ class TargetProgress:
             finished=finished,
             resume_after=resume_after,
             retry_after=self.retry_after,
-            warnings=tuple(self.warnings[r] for r in sorted(self.warnings) if reported(r)),
+            warnings=(
+                *(self.warnings[r] for r in sorted(self.warnings) if reported(r)),
+                *self._listing_warnings(),
+            ),
+        )
+
+    def _listing_warnings(self) -> tuple[str, ...]:
+        listing = self.listing
+        if listing is None or not listing.invalid:
+            return ()
+        return (
+            f"{listing.invalid} repository name(s) listed by {self.target.registry} are not "
+            "valid repository names and were skipped",
         )

@@ -54,26 +54,57 @@ class RegistryScan:
         self.distribution = DistributionClient(
             registry, base_url, client, auth, settings, calls.clock
         )
-        self.listings = RepositoryListings(
+        listings = RepositoryListings(
             calls, self.distribution, client, keychain, calls.clock, targets
         )
-        self._tags: dict[str, asyncio.Task[TagList]] = {}
+        self.listings = listings
+        # Subscribed before any listing reads its first page, so each target sees every name.
+        self._subscriptions = {t.key: listings.subscribe(t) for t in targets if t.wildcard}
+        self._tags: dict[str, tuple[asyncio.Task[TagList], int]] = {}
 
     def shared_tasks(self) -> list[asyncio.Task[Any]]:
         """The tag and repository listings started for targets (to cancel at the deadline)."""
-        return [*self._tags.values(), *self.listings.tasks()]
+        return [*(task for task, _ in self._tags.values()), *self.listings.tasks()]
 
-    def tags(self, repository: str) -> asyncio.Future[TagList]:
+    async def tags(self, repository: str) -> TagList:
         """The tags of a repository that any target may select, listed once per scan whoever
-        asks; each target still applies its own selection to them."""
-        task = self._tags.get(repository)
-        if task is None:
+        asks; each target still applies its own selection to them.
+
+        The listing is kept only until every target that may ask has asked: a finished
+        listing, and above all a failed one, must not stay in memory until the scan ends.
+        """
+        shared = self._tags.get(repository)
+        if shared is None:
             keep = self._wanted_tags(repository)
-            task = asyncio.ensure_future(
-                self.calls.call(lambda: self.distribution.tags(repository, keep=keep))
-            )
-            self._tags[repository] = task
-        return asyncio.shield(task)
+            task = asyncio.ensure_future(self._list_tags(repository, keep))
+            shared = (task, self._askers(repository))
+        task, askers = shared
+        if askers > 1:
+            self._tags[repository] = (task, askers - 1)
+        else:
+            self._tags.pop(repository, None)
+        return await asyncio.shield(task)
+
+    async def _list_tags(self, repository: str, keep: Callable[[str], bool]) -> TagList:
+        """One shared tag listing; its failure keeps no traceback (whose frames hold what was
+        read) and no chained cause, only the error and its message."""
+        try:
+            return await self.calls.call(lambda: self.distribution.tags(repository, keep=keep))
+        except RegistryError as error:
+            error.__context__ = error.__cause__ = None
+            raise error.with_traceback(None) from None
+
+    def _askers(self, repository: str) -> int:
+        """How many targets of the scan may ask for the tags of `repository`."""
+        return sum(
+            1
+            for t in self.targets
+            if t.tag is None
+            and t.digest is None
+            and (t.wildcard or t.repository == repository)
+            and (t.resume_after is None or repository > t.resume_after)
+            and t.selects_repository(repository)
+        )
 
     def _wanted_tags(self, repository: str) -> Callable[[str], bool]:
         """Whether any target of the scan that lists `repository` could select a tag.
@@ -102,6 +133,17 @@ class RegistryScan:
     async def scan(self, progress: TargetProgress) -> None:
         """Fill `progress` for one target; errors are recorded, never raised."""
         target = progress.target
+        limit = self.settings.max_continuation_seconds
+        if target.resume_after is not None and target.continued_seconds > limit:
+            progress.fail(
+                None,
+                RegistryError(
+                    f"listing the repositories of {self.registry} did not end within "
+                    f"{limit:.0f}s of continued scans (read up to {target.resume_after}); "
+                    "the next scheduled scan lists it again from the start"
+                ),
+            )
+            return
         if target.wildcard:
             work: Awaitable[None] = self._wildcard(progress)
         elif target.digest is not None or target.tag is not None:
@@ -167,28 +209,47 @@ class RegistryScan:
         ]
 
     async def _wildcard(self, progress: TargetProgress) -> None:
-        """List the tags of each selected repository as soon as its listing page arrives.
+        """Hand each selected repository to the workers as soon as its listing chunk arrives.
+
+        The listing waits while the workers are busy, so what is read stays in step with what
+        is done, however large a catalog page.
+        """
+        target = progress.target
+        subscription = self._subscriptions[target.key]
+        progress.listing = subscription.listing
+        work: asyncio.Queue[str | None] = asyncio.Queue(maxsize=self.settings.concurrency)
+        try:
+            async with asyncio.TaskGroup() as group:
+                workers = [
+                    group.create_task(self._worker(progress, work))
+                    for _ in range(max(1, self.settings.concurrency))
+                ]
+                start = target.resume_after
+                async for names in subscription:
+                    for name in names:
+                        if start is not None and name <= start:
+                            continue
+                        selected = target.selects_repository(name)
+                        progress.take(name, selected)
+                        if selected:
+                            await work.put(name)
+                for _ in workers:
+                    await work.put(None)
+        finally:
+            subscription.close()
+        if subscription.listing.error is not None:
+            progress.fail(None, subscription.listing.error)
+
+    async def _worker(self, progress: TargetProgress, work: asyncio.Queue[str | None]) -> None:
+        """Look up or list the repositories a wildcard selected, one at a time, until told to
+        stop: a bounded set of these, not a task per name, does a wildcard's work.
 
         A wildcard with an exact tag or digest looks that image up in each selected repository
-        instead (docs/decisions.md §1): a repository without it found nothing, which is no error.
+        (docs/decisions.md §1): a repository without it found nothing, which is no error.
         """
         target = progress.target
         pinned = target.tag is not None or target.digest is not None
-        listing = self.listings.of(target)
-        progress.listing = listing
-        selected: list[str] = []
-        progress.selected = selected
-        start = target.resume_after
-        async with asyncio.TaskGroup() as group:
-            async for names in listing.batches():
-                for name in names:
-                    if (start is None or name > start) and target.selects_repository(name):
-                        selected.append(name)
-                        work = (
-                            self._pinned(progress, name)
-                            if pinned
-                            else self._repository(progress, name)
-                        )
-                        group.create_task(self._guarded(progress, name, work))
-            if listing.error is not None:
-                progress.fail(None, listing.error)
+        while (name := await work.get()) is not None:
+            job = self._pinned(progress, name) if pinned else self._repository(progress, name)
+            await self._guarded(progress, name, job)
+            progress.settle(name)

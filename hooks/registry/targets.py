@@ -36,6 +36,8 @@ class ScanTarget:
     selects_tag: Callable[[str], bool] = _select_all
     # Wildcard continuation: repositories up to and including this name were done earlier.
     resume_after: str | None = None
+    # How long the scan this call continues has been running (0 on its first call).
+    continued_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,7 @@ class Figures:
     secret_hits: int = 0
     hostile: Counter[str] = field(default_factory=Counter)
     soak: dict[str, Any] = field(default_factory=dict)
+    hostile_registries: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> list[str]:
         """The figures as lines for the terminal."""
@@ -188,6 +189,10 @@ class Figures:
             f"secrets: {self.texts_searched} texts searched, {self.secret_hits} planted values "
             "found",
             f"soak: {self._soak()}",
+            *(
+                f"hostile registry, {case}: {figure}"
+                for case, figure in self.hostile_registries.items()
+            ),
         ]
 
     def _soak(self) -> str:
