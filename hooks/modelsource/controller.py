@@ -22,7 +22,14 @@ from hooks.metacontroller import (
     SyncResponse,
 )
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
-from hooks.modelsource.plan import ChildTemplate, FilterOutcome, kept_child, plan_models
+from hooks.modelsource.plan import (
+    ChildTemplate,
+    FilterOutcome,
+    child_identity,
+    image_key,
+    kept_child,
+    plan_models,
+)
 from hooks.modelsource.schedule import (
     FilterProgress,
     Progress,
@@ -244,16 +251,18 @@ def _sync(
     progress = continuing(book, inputs.fingerprint)
     filters = build_filters(spec)
     runnable = [f for f in filters if isinstance(f, ImageFilter)]
-    targets = [t for f in runnable if (t := scan_target(f, progress, now)) is not None]
+    targets = _bounded_targets(runnable, progress, now, spec.max_models, existing)
     results = {r.key: r for r in scan(targets, inputs.keychain)} if targets else {}
+    dropped = sum(r.images_dropped for r in results.values())
+    uncreated = sum(r.new_images_dropped for r in results.values())
     outcomes = filter_outcomes(filters, progress, results)
 
     template = ChildTemplate(parent.name, spec.image_pull_secrets, spec.config_name)
     plan = plan_models(
         template, spec.max_models, outcomes, existing, _counted_earlier(runnable, progress)
     )
-    available = plan.available + (progress.available if progress else 0)
-    not_created = plan.not_created + (progress.not_created if progress else 0)
+    available = plan.available + dropped + (progress.available if progress else 0)
+    not_created = plan.not_created + uncreated + (progress.not_created if progress else 0)
     next_progress = _next_progress(
         now, inputs.fingerprint, progress, outcomes, results, available, not_created
     )
@@ -393,6 +402,33 @@ def scan_target(
         resume_after=resume_after,
         continued_seconds=continued,
     )
+
+
+def _bounded_targets(
+    runnable: Sequence[ImageFilter],
+    progress: Progress | None,
+    now: datetime,
+    max_models: int,
+    existing: Mapping[str, Mapping[str, Any]],
+) -> list[ScanTarget]:
+    """The scan targets, each told how many of its images could still become models.
+
+    Models are created in filter order, then repository, then newest first. Past
+    max(maxModels, children) images, a filter alone fills the room left, so the n-th filter's
+    images past n times that can never be created: the scanner counts them instead of keeping
+    them (a count that, unlike the images kept, cannot tell an image two filters found).
+    """
+    most = max(max_models, len(existing))
+    known = {ident for child in existing.values() if (ident := child_identity(child))}
+
+    def has_model(image: ImageRef) -> bool:
+        return image_key(image) in known
+
+    return [
+        replace(target, keep_images=(position + 1) * most, has_model=has_model)
+        for position, image_filter in enumerate(runnable)
+        if (target := scan_target(image_filter, progress, now)) is not None
+    ]
 
 
 def filter_outcomes(

@@ -37,6 +37,42 @@ class TargetProgress:
     retry_after: float | None = None
     listed_upto: str | None = None
     pending: dict[str, str | None] = field(default_factory=dict)
+    dropped: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _kept: int = 0
+    _cut_after: str | None = None
+
+    def add(self, repository: str, images: list[ImageRef]) -> None:
+        """A repository's images; past the target's `keep_images`, counted instead of kept.
+
+        Images become models in repository order, so once the repositories before one hold
+        `keep_images` images, it and every later one can only be counted. Trimming waits until
+        twice the bound is held, so that it costs little however many repositories arrive.
+        """
+        bound = self.target.keep_images
+        if bound is None:
+            self.found[repository] = images
+            return
+        if self._cut_after is not None and repository > self._cut_after:
+            self._drop(repository, images)
+            return
+        self.found[repository] = images
+        self._kept += len(images)
+        if self._kept > 2 * bound:
+            self._trim(bound)
+
+    def _trim(self, bound: int) -> None:
+        held = 0
+        for repository in sorted(self.found):
+            if held >= bound:
+                self._drop(repository, self.found.pop(repository))
+            else:
+                held += len(self.found[repository])
+                self._cut_after = repository
+        self._kept = held
+
+    def _drop(self, repository: str, images: list[ImageRef]) -> None:
+        has_model = self.target.has_model
+        self.dropped[repository] = (len(images), sum(not has_model(i) for i in images))
 
     def fail(self, repository: str | None, error: RegistryError) -> None:
         """Record a failure of the whole target (`repository` None) or of one repository."""
@@ -48,7 +84,7 @@ class TargetProgress:
             self.failed[repository] = str(error)
 
     def done(self, repository: str) -> bool:
-        return repository in self.found or repository in self.failed
+        return repository in self.found or repository in self.failed or repository in self.dropped
 
     def take(self, name: str, selected: bool) -> None:
         """A name taken from the listing, and whether the target will list its tags."""
@@ -116,6 +152,8 @@ class TargetProgress:
             finished=finished,
             resume_after=resume_after,
             retry_after=self.retry_after,
+            images_dropped=sum(n for r, (n, _) in self.dropped.items() if reported(r)),
+            new_images_dropped=sum(n for r, (_, n) in self.dropped.items() if reported(r)),
             warnings=(
                 *(self.warnings[r] for r in sorted(self.warnings) if reported(r)),
                 *self._listing_warnings(),

@@ -192,7 +192,7 @@ class RegistryScan:
             lambda: self.distribution.manifest_exists(repository, reference)
         )
         image = ImageRef(self.registry, repository, tag=target.tag, digest=target.digest)
-        progress.found[repository] = [image] if digest is not None else []
+        progress.add(repository, [image] if digest is not None else [])
         return digest is not None
 
     async def _repository(self, progress: TargetProgress, repository: str) -> None:
@@ -202,11 +202,14 @@ class RegistryScan:
             progress.warnings[repository] = (
                 f"tags of {repository} truncated at {self.settings.max_tags_per_repository}"
             )
-        progress.found[repository] = [
-            ImageRef(self.registry, repository, tag=tag)
-            for tag in listing.tags
-            if target.selects_tag(tag)
-        ]
+        progress.add(
+            repository,
+            [
+                ImageRef(self.registry, repository, tag=tag)
+                for tag in listing.tags
+                if target.selects_tag(tag)
+            ],
+        )
 
     async def _wildcard(self, progress: TargetProgress) -> None:
         """Hand each selected repository to the workers as soon as its listing chunk arrives.

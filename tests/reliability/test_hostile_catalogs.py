@@ -7,6 +7,7 @@ reliability figures printed at the end of the run. Assertions are about memory a
 never about time: the bounds sit far below what the code before the fix needed.
 """
 
+import json
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -226,3 +227,41 @@ def test_failed_tag_lists_are_not_kept_until_the_scan_ends(
     assert result.finished and result.images == ()
     assert result.error is not None and result.error.startswith("120 of 120 repositories")
     assert peak < failures_mib / 4
+
+
+# --- item 10: many found images, few models to create -------------------------------------------
+
+
+def test_images_past_max_models_are_counted_not_kept(
+    hostile: Callable[..., HostileRegistry], figures: Figures
+) -> None:
+    """300 repositories x 10,000 tags with maxModels 10,000 took 1.3 GiB: every image was kept
+    (and named) though only the first 10,000 could become models. Here 100 x 5,000 with
+    maxModels 1,000: the images past what maxModels could create are counted, not held."""
+    tags = [f"1.{i // 100}.{i % 100}" for i in range(5_000)]
+    repositories = [f"models/m{i:03d}" for i in range(100)]
+    registry = hostile(repositories, tags=Reply(200, json.dumps({"tags": tags}).encode()))
+    settings = settings_for(registry, scan_deadline=120.0)
+    spec = {"registry": registry.host, "filters": [{"image": "models/*"}], "maxModels": 1_000}
+    parent = wire.source("many", spec)
+    request = parse_sync_request(wire.sync_request(parent, {}, wire.source_related(spec)))
+    scan = partial(scan_registries, settings=settings)
+
+    answer, seconds, peak = measured(
+        lambda: sync_source(request, scan=scan, now=NOW, operator_namespace=wire.NAMESPACE)
+    )
+
+    reply = answer.response.to_json()
+    status = reply["status"]
+    figures.hostile_registries["100 repositories x 5,000 tags, maxModels 1,000"] = (
+        f"{seconds:.1f} s, peak {peak:.0f} MiB traced, {status['availableModels']:,} available"
+    )
+    assert status["status"] == "Ready"
+    assert len(reply["children"]) == status["discoveredModels"] == 1_000
+    assert status["availableModels"] == 500_000
+    assert status["modelsLimitReached"] is True
+    # The newest of the first repository, then the next repository, as without the bound.
+    images = {child["spec"]["image"] for child in reply["children"]}
+    assert f"{registry.host}/models/m000:1.49.99" in images
+    assert f"{registry.host}/models/m002:1.49.99" not in images
+    assert peak < 64
