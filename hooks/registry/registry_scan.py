@@ -135,6 +135,7 @@ class RegistryScan:
         target = progress.target
         limit = self.settings.max_continuation_seconds
         if target.resume_after is not None and target.continued_seconds > limit:
+            self._subscriptions[target.key].close()
             progress.fail(
                 None,
                 RegistryError(

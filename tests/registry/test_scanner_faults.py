@@ -487,6 +487,31 @@ def test_wildcards_resuming_at_different_points_share_one_catalog_listing(
     assert len(listed) == 30
 
 
+def test_a_wildcard_past_its_continuation_bound_does_not_hold_up_a_shared_listing(
+    registry: Registry, proxy: FaultProxy
+) -> None:
+    """One name a page: the stopped wildcard's share of the catalog fills at once; the other
+    must still read the catalog to its end, long before the deadline."""
+    proxy.set_rules([{"match": r"GET /v2/_catalog", "action": "paginate", "page_size": 1}])
+    stopped, going = targets_for(
+        {"registry": registry.host, "filters": [{"image": "org/*"}, {"image": "org/model-*"}]}
+    )
+    stopped = replace(stopped, resume_after="org/model-00", continued_seconds=7200.0)
+
+    first, second = scan(
+        registry,
+        proxy,
+        [stopped, going],
+        scan_deadline=20.0,
+        max_continuation_seconds=3600.0,
+    )
+
+    assert first.finished and first.images == ()
+    assert first.error is not None and "did not end within 3600s" in first.error
+    assert (second.finished, second.error) == (True, None)
+    assert set(second.images) == images_of(registry, *REPOSITORIES)
+
+
 def test_a_tag_list_that_cannot_finish_before_the_deadline_is_not_started(
     registry: Registry, proxy: FaultProxy
 ) -> None:
