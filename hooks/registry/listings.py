@@ -85,7 +85,7 @@ class Listing:
 
     async def add(self, page: Sequence[str]) -> bool:
         """Hand a page's new, valid names to every target; False once this call's budget is
-        spent (the listing is then `cut`). Repeats (a listing read again after a retry) are
+        spent (the listing is then `cut`) or no target reads any more. Repeats (a listing read again after a retry) are
         dropped. Yields to the loop after each chunk, so a page of a million names does not
         hold the deadline up. With no target left to read, nothing more is read."""
         if not self._queues:
@@ -194,7 +194,9 @@ class RepositoryListings:
             read_pages = 0
             async for page in pages(listing.last):
                 read_pages += 1
-                if not await listing.add(page) or (listing.sorted and read_pages >= max_pages):
+                if not await listing.add(page):
+                    return
+                if listing.sorted and read_pages >= max_pages:
                     listing.cut = True
                     return
 
