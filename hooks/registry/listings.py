@@ -85,9 +85,9 @@ class Listing:
 
     async def add(self, page: Sequence[str]) -> bool:
         """Hand a page's new, valid names to every target; False once this call's budget is
-        spent (the listing is then `cut`) or no target reads any more. Repeats (a listing read again after a retry) are
-        dropped. Yields to the loop after each chunk, so a page of a million names does not
-        hold the deadline up. With no target left to read, nothing more is read."""
+        spent (the listing is then `cut`) or no target reads any more. Repeats (a listing read
+        again after a retry) are dropped. Yields to the loop after each chunk, so a page of a
+        million names does not hold the deadline up."""
         if not self._queues:
             return False
         for start in range(0, len(page), CHUNK_NAMES):
