@@ -61,10 +61,11 @@ class RegistryScan:
         # Subscribed before any listing reads its first page, so each target sees every name.
         self._subscriptions = {t.key: listings.subscribe(t) for t in targets if t.wildcard}
         self._tags: dict[str, tuple[asyncio.Task[TagList], int]] = {}
+        self._running: set[asyncio.Task[TagList]] = set()
 
     def shared_tasks(self) -> list[asyncio.Task[Any]]:
         """The tag and repository listings started for targets (to cancel at the deadline)."""
-        return [*(task for task, _ in self._tags.values()), *self.listings.tasks()]
+        return [*self._running, *self.listings.tasks()]
 
     async def tags(self, repository: str) -> TagList:
         """The tags of a repository that any target may select, listed once per scan whoever
@@ -77,6 +78,8 @@ class RegistryScan:
         if shared is None:
             keep = self._wanted_tags(repository)
             task = asyncio.ensure_future(self._list_tags(repository, keep))
+            self._running.add(task)
+            task.add_done_callback(self._forget)
             shared = (task, self._askers(repository))
         task, askers = shared
         if askers > 1:
@@ -84,6 +87,13 @@ class RegistryScan:
         else:
             self._tags.pop(repository, None)
         return await asyncio.shield(task)
+
+    def _forget(self, task: asyncio.Task[TagList]) -> None:
+        """A finished tag listing is no longer the scan's to cancel; its failure counts as
+        retrieved, for the asker may be gone (cancelled at the deadline)."""
+        self._running.discard(task)
+        if not task.cancelled():
+            task.exception()
 
     async def _list_tags(self, repository: str, keep: Callable[[str], bool]) -> TagList:
         """One shared tag listing; its failure keeps no traceback (whose frames hold what was
