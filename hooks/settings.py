@@ -122,6 +122,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         request_timeout=_number(env, "AIM_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         scan_deadline=_number(env, "AIM_SCAN_DEADLINE_SECONDS", 20.0, minimum=0.1),
         denied_networks=_denied_networks(env.get("AIM_REGISTRY_DENIED_NETWORKS", "")),
+        max_continuation_seconds=_number(env, "AIM_SCAN_CONTINUATION_SECONDS", 3600.0, minimum=1.0),
     )
     token = env.get("AIM_HOOK_TOKEN", "").strip() or None
     token_file = _token_file(env.get("AIM_HOOK_TOKEN_FILE", "").strip() or None, token)

@@ -19,10 +19,15 @@ from hooks.reference import ImageRef
 from hooks.registry.targets import ScanTarget, TargetResult
 
 
-def scan_target(image_filter: ImageFilter, progress: ScanProgress | None) -> ScanTarget | None:
-    """The scan question for a filter, or None when an earlier call already finished it."""
+def scan_target(
+    image_filter: ImageFilter, progress: ScanProgress | None, now: datetime | None = None
+) -> ScanTarget | None:
+    """The scan question for a filter, or None when an earlier call already finished it.
+    `now` dates a continued scan (how long it has run bounds it)."""
     resume_after = None
+    continued = 0.0
     if progress is not None:
+        continued = (now - progress.started).total_seconds() if now is not None else 0.0
         state = progress.filter(image_filter.index)
         if state is not None and state.done:
             return None
@@ -37,6 +42,7 @@ def scan_target(image_filter: ImageFilter, progress: ScanProgress | None) -> Sca
         selects_repository=image_filter.selects_repository,
         selects_tag=image_filter.selects_tag,
         resume_after=resume_after,
+        continued_seconds=continued,
     )
 
 

@@ -11,6 +11,8 @@ How a filter's `image` reads:
   aliases are one registry, and a one-component Docker Hub name means `library/NAME`.
 - `*` in the repository matches any run of characters, `/` included (`amdenterpriseai/aim-*`).
 - An exact tag (`repo:1.0.0`) selects that tag only; version constraints do not apply to it.
+  Beside a wildcard (`org/aim-*:1.0.0`, `org/aim-*@sha256:…`) it is that image in every matching
+  repository that has it.
 - A tag with `*` (`repo:0.8.*`) is a glob over tags; version constraints apply as well.
 - A digest (`repo@sha256:…`) pins one image; a tag written beside it is ignored, as Docker
   ignores it when pulling. Version constraints do not apply.

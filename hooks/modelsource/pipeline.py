@@ -27,7 +27,15 @@ from hooks.modelsource.continuation import (
     settle,
 )
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
-from hooks.modelsource.plan import ChildTemplate, FilterResult, Plan, kept_child, plan_models
+from hooks.modelsource.plan import (
+    ChildTemplate,
+    FilterResult,
+    Plan,
+    child_identity,
+    image_key,
+    kept_child,
+    plan_models,
+)
 from hooks.modelsource.schedule import (
     MAX_CONFIG_PULL_SECRETS,
     ScanProgress,
@@ -68,6 +76,7 @@ from hooks.modelsource.status import (
     with_note,
 )
 from hooks.objects import is_object, is_secret_name, pull_secret_names
+from hooks.reference import ImageRef
 from hooks.registry.credentials import Keychain, keychain_from_secrets
 from hooks.registry.targets import ScanTarget, TargetResult
 
@@ -330,11 +339,32 @@ def _excluded_target(image_filter: ImageFilter) -> ScanTarget | None:
 
 
 def scan_targets(
-    filters: Sequence[ImageFilter | FilterError], progress: ScanProgress | None
+    filters: Sequence[ImageFilter | FilterError],
+    progress: ScanProgress | None,
+    now: datetime,
+    max_models: int,
+    existing: Mapping[str, Mapping[str, Any]],
 ) -> list[ScanTarget]:
-    """What this call asks the scanner: one target per runnable filter not finished earlier."""
+    """What this call asks the scanner: one target per runnable filter not finished earlier,
+    each told how many of its images could still become models.
+
+    Models are created in filter order, then repository, then newest first. Past
+    max(maxModels, children) images, a filter alone fills the room left, so the n-th filter's
+    images past n times that can never be created: the scanner counts them instead of keeping
+    them (a count that, unlike the images kept, cannot tell an image two filters found).
+    """
+    most = max(max_models, len(existing))
+    known = {ident for child in existing.values() if (ident := child_identity(child))}
+
+    def has_model(image: ImageRef) -> bool:
+        return image_key(image) in known
+
     runnable = [f for f in filters if isinstance(f, ImageFilter)]
-    return [t for f in runnable if (t := scan_target(f, progress)) is not None]
+    return [
+        replace(target, keep_images=(position + 1) * most, has_model=has_model)
+        for position, image_filter in enumerate(runnable)
+        if (target := scan_target(image_filter, progress, now)) is not None
+    ]
 
 
 def scan_filters(
@@ -348,7 +378,7 @@ def scan_filters(
     spec, progress = prepared.spec, prepared.progress
     filters = build_filters(spec)
     runnable = [f for f in filters if isinstance(f, ImageFilter)]
-    targets = scan_targets(filters, progress)
+    targets = scan_targets(filters, progress, now, spec.max_models, prepared.existing)
     extra = (
         [t for f in runnable if (t := _excluded_target(f)) is not None]
         if explain_exclusions and progress is None
@@ -356,6 +386,8 @@ def scan_filters(
     )
     found = scan([*targets, *extra], prepared.related.keychain) if targets else []
     results = {r.key: r for r in found if r.key >= 0}
+    dropped = sum(r.images_dropped for r in results.values())
+    uncreated = sum(r.new_images_dropped for r in results.values())
     excluded = [
         FilterResult(f.index, f.image, images=r.images)
         for f in runnable
@@ -374,8 +406,8 @@ def scan_filters(
         prepared.existing,
         counted_earlier(runnable, progress),
     )
-    available = plan.available + (progress.available if progress else 0)
-    not_created = plan.not_created + (progress.not_created if progress else 0)
+    available = plan.available + dropped + (progress.available if progress else 0)
+    not_created = plan.not_created + uncreated + (progress.not_created if progress else 0)
     following = next_progress(
         now, prepared.related.fingerprint, progress, filter_results, results, available, not_created
     )

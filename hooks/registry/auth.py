@@ -29,14 +29,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 
 import httpx
 
+from hooks.registry.clock import SYSTEM_CLOCK, Clock
 from hooks.registry.config import RegistrySettings
 from hooks.registry.credentials import Credential, Keychain
 from hooks.registry.errors import (
@@ -170,7 +169,7 @@ class RegistryAuth:
         base_url: str,
         client: httpx.AsyncClient,
         settings: RegistrySettings,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.registry = registry
         self._base_url = base_url
@@ -271,7 +270,7 @@ class RegistryAuth:
 
     def _cached(self, scope: str) -> _Token | None:
         token = self._tokens.get(scope)
-        if token is None or self._clock() >= token.renew_at:
+        if token is None or self._clock.time() >= token.renew_at:
             return None
         return token
 
@@ -323,7 +322,7 @@ class RegistryAuth:
         query = {"scope": scope}
         if challenge.service:
             query["service"] = challenge.service
-        started = self._clock()
+        started = self._clock.time()
         basic = None
         if credential is not None and credential.username and credential.password:
             basic = _basic(credential.username, credential.password)
@@ -359,9 +358,7 @@ class RegistryAuth:
                 f"{'the credentials' if with_credentials else 'anonymous access'} (401); {hint}",
                 status=401,
             )
-        raise_for_status(
-            response, what, now=datetime.fromtimestamp(self._clock(), UTC), where=where
-        )
+        raise_for_status(response, what, now=self._clock.utc(), where=where)
         value, lifetime = _token_answer(response.json(f"{what}: {where}"), what, where)
         # The lifetime counts from when we asked, not from `issued_at`: that is the token
         # service's clock, and a skewed one would make every token look expired (or eternal).

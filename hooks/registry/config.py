@@ -57,6 +57,8 @@ class RegistrySettings:
     request_timeout: float = 10.0
     scan_deadline: float = 20.0
     max_pages: int = 200
+    # A wildcard whose listing has not ended after this long of continued calls stops there.
+    max_continuation_seconds: float = 3600.0
     max_tags_per_repository: int = 10_000
     max_response_bytes: int = 8 * 1024 * 1024
     denied_networks: tuple[Network, ...] = parse_networks(DEFAULT_DENIED_NETWORKS)

@@ -9,15 +9,14 @@ forward it across hosts). Failures are `RegistryError`s whose message says what 
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 
 import httpx
 
 from hooks.registry.auth import CATALOG_SCOPE, RegistryAuth, repository_scope
+from hooks.registry.clock import SYSTEM_CLOCK, Clock
 from hooks.registry.config import RegistrySettings
 from hooks.registry.errors import (
     AccessDeniedError,
@@ -71,7 +70,7 @@ class DistributionClient:
         client: httpx.AsyncClient,
         auth: RegistryAuth,
         settings: RegistrySettings,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.registry = registry
         self._base_url = base_url.rstrip("/")
@@ -260,7 +259,7 @@ class DistributionClient:
                 "for credentials; they are never sent to another host",
                 status=401,
             )
-        raise_for_status(response, what, now=datetime.fromtimestamp(self._clock(), UTC))
+        raise_for_status(response, what, now=self._clock.utc())
 
     def _raise_for_catalog(self, response: Response, what: str) -> None:
         """A catalog that is missing or closed to us is unsupported, not an auth failure."""

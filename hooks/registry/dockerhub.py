@@ -9,7 +9,7 @@ Hub JWT obtained from `POST /v2/auth/token`. Tags are read through the registry 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from hooks.registry.auth import TOKEN_ANSWER_BYTES, checked_token
+from hooks.registry.clock import SYSTEM_CLOCK, Clock
 from hooks.registry.config import RegistrySettings
 from hooks.registry.errors import (
     AuthenticationError,
@@ -51,7 +52,7 @@ class DockerHubClient:
         username: str | None,
         secret: str | None,
         settings: RegistrySettings,
-        clock: Callable[[], datetime],
+        clock: Clock = SYSTEM_CLOCK,
         secrets: Secrets | None = None,
     ) -> None:
         """`secrets` learns the Hub JWT this client obtains (to scrub it from messages)."""
@@ -98,7 +99,7 @@ class DockerHubClient:
                 return
             if response.status == 401:
                 self._token = None  # a revoked or expired JWT: the next listing signs in again
-            raise_for_status(response, what, now=self._clock())
+            raise_for_status(response, what, now=self._clock.utc())
             names, next_page = _page_names(response.json(what), namespace, what)
             yield names
             following = None if next_page is None else parse_url(next_page, what, base=response.url)
@@ -124,7 +125,7 @@ class DockerHubClient:
         if self._username is None or self._secret is None:
             return None
         async with self._token_lock:
-            now = self._clock()
+            now = self._clock.utc()
             if self._token is None or now >= self._token.renew_at:
                 value = await self._sign_in(self._username, self._secret)
                 self._secrets.add(value)
@@ -157,7 +158,7 @@ class DockerHubClient:
                 "entry of imagePullSecrets (username and password or access token)",
                 status=401,
             )
-        raise_for_status(response, what, now=self._clock())
+        raise_for_status(response, what, now=self._clock.utc())
         doc = response.json(what)
         token = doc.get("access_token") if isinstance(doc, dict) else None
         return checked_token(token, what, url.host)

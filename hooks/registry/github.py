@@ -9,12 +9,13 @@ through ghcr.io's registry API, elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from urllib.parse import quote
 
 import httpx
 
+from hooks.registry.clock import SYSTEM_CLOCK, Clock
 from hooks.registry.config import RegistrySettings
 from hooks.registry.errors import (
     AccessDeniedError,
@@ -53,7 +54,7 @@ class GitHubPackagesClient:
         *,
         token: str | None,
         settings: RegistrySettings,
-        clock: Callable[[], datetime],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._client = client
         self._api = api_url.rstrip("/")
@@ -131,7 +132,7 @@ class GitHubPackagesClient:
         """GitHub's own meanings of 400, 401, 403 and 429, then the common mapping."""
         status = response.status
         if status == 429 or (status == 403 and _is_rate_limit(response)):
-            retry_after = _rate_limit_wait(response, self._clock())
+            retry_after = _rate_limit_wait(response, self._clock.utc())
             hint = f"; retry after {retry_after:g}s" if retry_after is not None else ""
             raise RateLimitedError(
                 f"{what}: GitHub API rate limit exceeded ({status}){hint}",
@@ -155,7 +156,7 @@ class GitHubPackagesClient:
                 f"imagePullSecrets must be {CLASSIC_PAT}",
                 status=status,
             )
-        raise_for_status(response, what, now=self._clock())
+        raise_for_status(response, what, now=self._clock.utc())
 
 
 def _is_rate_limit(response: Response) -> bool:

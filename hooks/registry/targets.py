@@ -17,13 +17,17 @@ def _select_all(_: str) -> bool:
     return True
 
 
+def _no_model(_: ImageRef) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class ScanTarget:
     """One filter's question to one registry.
 
-    Exactly one form applies: `digest` (does repository@digest exist?), `tag` (does
-    repository:tag exist?), an exact `repository` (which of its tags are selected?), or
-    `wildcard` (which repositories are selected, and which of their tags?).
+    The forms: `digest` (does repository@digest exist?), `tag` (does repository:tag exist?),
+    an exact `repository` (which of its tags are selected?), or `wildcard` (which repositories
+    are selected, and which of their tags?; with `tag` or `digest`, which of them hold it?).
     """
 
     key: int
@@ -36,6 +40,13 @@ class ScanTarget:
     selects_tag: Callable[[str], bool] = _select_all
     # Wildcard continuation: repositories up to and including this name were done earlier.
     resume_after: str | None = None
+    # How long the scan this call continues has been running (0 on its first call).
+    continued_seconds: float = 0.0
+    # At most this many of the target's images, in creation order (repository, then tag), can
+    # still become models; whole repositories past them are counted, not kept (None: keep all).
+    keep_images: int | None = None
+    # Whether an image already has a model: such an image, counted, is not one left uncreated.
+    has_model: Callable[[ImageRef], bool] = _no_model
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,8 @@ class TargetResult:
 
     `finished` is False when the deadline stopped it; `resume_after` then says where the next
     call picks up. `warnings` report truncation (tag or page caps) that is not a failure.
+    `images_dropped` counts the images found past `ScanTarget.keep_images`: matching, but never
+    to be created in this sync; `new_images_dropped` those of them without a model yet.
     """
 
     key: int
@@ -53,3 +66,5 @@ class TargetResult:
     resume_after: str | None = None
     retry_after: float | None = None
     warnings: tuple[str, ...] = ()
+    images_dropped: int = 0
+    new_images_dropped: int = 0

@@ -81,7 +81,6 @@ class Form:
     filter: dict[str, Any]
     expected: Callable[[str], set[tuple[str, str]]]
     spec: dict[str, Any] = field(default_factory=dict)
-    needs_scan_fix: bool = False
 
 
 def every(*repos: str) -> set[tuple[str, str]]:
@@ -106,7 +105,6 @@ FORMS: dict[str, Form] = {
     "wildcard:tag": Form(
         {"image": f"{ORG}/aim-*:latest"},
         just(("aim-llama3", "latest"), ("aim-base", "latest")),
-        needs_scan_fix=True,
     ),
     "wildcard:tag-glob": Form(
         {"image": f"{ORG}/aim-*:0.*"},
@@ -120,7 +118,6 @@ FORMS: dict[str, Form] = {
     "wildcard@digest": Form(
         {"image": f"{ORG}/aim-*@{{digest}}"},
         lambda d: {(f"{ORG}/aim-llama3", d)},
-        needs_scan_fix=True,
     ),
     "registry-override": Form(
         {"image": f"{{host}}/{ORG}/aim-mistral-*"},
@@ -306,15 +303,10 @@ def preview_of(world: World, spec: dict[str, Any], kind: Kind, settings: Registr
 
 
 def cells() -> Iterator[Any]:
-    for form_name, form in FORMS.items():
+    for form_name in FORMS:
         for kind in KINDS:
             for path in PATHS:
-                marks = []
-                if form.needs_scan_fix:
-                    marks.append(pytest.mark.xfail(strict=True, reason="needs w-scan"))
-                yield pytest.param(
-                    form_name, kind, path, id=f"{form_name}-{kind}-{path}", marks=marks
-                )
+                yield pytest.param(form_name, kind, path, id=f"{form_name}-{kind}-{path}")
 
 
 @pytest.mark.parametrize(("form_name", "kind_name", "path"), list(cells()))

@@ -6,12 +6,13 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import httpx
 import pytest
 
+from hooks.registry.clock import Clock
 from hooks.registry.config import RegistrySettings
 from hooks.registry.dockerhub import DockerHubClient
 from hooks.registry.errors import (
@@ -24,20 +25,11 @@ from hooks.registry.errors import (
 )
 from tests.harness.apiserver import Reply
 from tests.harness.dockerhub_api import DockerHubApi
+from tests.registry.conftest import FakeClock
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MODELS = [f"aim-model-{i:03d}" for i in range(250)]
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -66,7 +58,7 @@ def run(
     *,
     username: str | None = None,
     secret: str | None = None,
-    clock: Callable[[], datetime] = lambda: NOW,
+    clock: Clock | None = None,
     insecure: bool = True,
     max_pages: int = 200,
 ) -> tuple[T, DockerHubClient]:
@@ -80,7 +72,12 @@ def run(
     async def main() -> tuple[T, DockerHubClient]:
         async with httpx.AsyncClient(timeout=5) as http:
             client = DockerHubClient(
-                http, hub.url, username=username, secret=secret, settings=settings, clock=clock
+                http,
+                hub.url,
+                username=username,
+                secret=secret,
+                settings=settings,
+                clock=clock or FakeClock(NOW),
             )
             return await scenario(client), client
 
@@ -145,13 +142,13 @@ def test_credentials_list_private_repositories_with_one_sign_in_for_all_pages() 
 
 
 def test_hub_token_is_reused_until_a_minute_before_its_ten_minutes_end() -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
 
     async def three_listings(client: DockerHubClient) -> list[Listing]:
         first = await collect(client, "amd")
-        clock.now += timedelta(minutes=8, seconds=59)
+        clock.advance(8 * 60 + 59)
         second = await collect(client, "amd")
-        clock.now += timedelta(seconds=1)
+        clock.advance(1)
         third = await collect(client, "amd")
         return [first, second, third]
 
@@ -234,7 +231,7 @@ def test_rate_limit_with_retry_after_seconds_reports_the_wait() -> None:
 def test_rate_limit_with_x_retry_after_epoch_reports_the_wait_from_the_clock() -> None:
     with DockerHubApi({"amd": ["aim-a"]}) as hub:
         hub.throttle(x_retry_after=str(int(NOW.timestamp()) + 45))
-        listing = list_namespace(hub, "amd", clock=Clock(NOW))
+        listing = list_namespace(hub, "amd", clock=FakeClock(NOW))
 
     assert isinstance(listing.error, RateLimitedError)
     assert listing.error.retry_after == 45.0

@@ -22,6 +22,7 @@ from hooks.registry.errors import (
 from hooks.registry.github import GitHubPackagesClient
 from tests.harness.apiserver import Reply
 from tests.harness.github_api import GitHubApi
+from tests.registry.conftest import FakeClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TOKEN = "ghp_classic_read_packages"
@@ -58,7 +59,7 @@ def list_owner(
         pages: list[list[str]] = []
         async with httpx.AsyncClient(timeout=5) as http:
             client = GitHubPackagesClient(
-                http, api.url, token=token, settings=settings, clock=lambda: NOW
+                http, api.url, token=token, settings=settings, clock=FakeClock(NOW)
             )
             try:
                 async for page in client.packages(owner):

@@ -546,3 +546,97 @@ def test_exact_repository_excluded_by_its_own_filter_is_never_listed(
     [result] = scan_registries([target], Keychain(), settings=settings)
     assert result.images == ()
     assert result.error is None
+
+
+# --- a wildcard repository with an exact tag or digest ------------------------------------------
+
+
+def test_wildcard_with_an_exact_tag_finds_it_in_every_matching_repository_that_has_it(
+    registry_factory: RegistryFactory, proxied: Callable[[Registry], FaultProxy]
+) -> None:
+    reg = registry_factory(plan=PLAN)
+    proxy = proxied(reg)
+    settings = settings_for((reg.host, proxy))
+    spec = {
+        "registry": reg.host,
+        "filters": [
+            {"image": "org/aim-*:1.0.0"},
+            {"image": "org/*:0.9.0", "exclude": ["org/aim-b"]},
+            {"image": "nobody/*:1.0.0"},
+        ],
+    }
+    both, excluded, none = scan_registries(targets_for(spec), Keychain(), settings=settings)
+
+    assert both.images == (
+        ImageRef(reg.host, "org/aim-a", tag="1.0.0"),
+        ImageRef(reg.host, "org/aim-b", tag="1.0.0"),
+    )
+    # A matching repository without the tag found nothing there: no error.
+    assert (both.error, excluded.error, none.error) == (None, None, None)
+    assert (excluded.images, none.images) == ((), ())
+    assert both.finished and excluded.finished and none.finished
+    # Each selected repository is looked up (HEAD), never listed; excluded ones not at all.
+    heads = Counter(r.path for r in proxy.requests if r.method == "HEAD")
+    assert heads == {
+        "/v2/org/aim-a/manifests/1.0.0": 1,
+        "/v2/org/aim-b/manifests/1.0.0": 1,
+        "/v2/org/aim-a/manifests/0.9.0": 1,
+        "/v2/org/base/manifests/0.9.0": 1,
+    }
+    assert tags_requests(proxy) == {}
+
+
+def test_wildcard_with_a_digest_finds_the_repositories_holding_that_manifest(
+    registry_factory: RegistryFactory, proxied: Callable[[Registry], FaultProxy]
+) -> None:
+    reg = registry_factory(plan=PLAN)
+    proxy = proxied(reg)
+    settings = settings_for((reg.host, proxy))
+    digest = reg.images["org/aim-b", "0.9.0"].digest
+    unknown = "sha256:" + "0" * 64
+    spec = {
+        "registry": reg.host,
+        "filters": [{"image": f"org/aim-*@{digest}"}, {"image": f"org/aim-*@{unknown}"}],
+    }
+    pinned, absent = scan_registries(targets_for(spec), Keychain(), settings=settings)
+
+    assert pinned.images == (ImageRef(reg.host, "org/aim-b", digest=digest),)
+    assert (pinned.error, absent.error, absent.images) == (None, None, ())
+
+
+def test_wildcard_with_an_exact_tag_fails_only_when_the_listing_fails(
+    registry_factory: RegistryFactory, fault_proxy_factory: FaultProxies
+) -> None:
+    reg = registry_factory(plan=PLAN)
+    proxy = fault_proxy_factory("127.0.0.1", reg.port)
+    proxy.set_rules([{"match": "/v2/_catalog", "action": "status", "status": 404}])
+    settings = settings_for((reg.host, proxy))
+    spec = {"registry": reg.host, "filters": [{"image": "org/aim-*:1.0.0"}]}
+    [result] = scan_registries(targets_for(spec), Keychain(), settings=settings)
+
+    assert result.images == ()
+    assert result.error is not None
+    assert "has no catalog" in result.error
+
+
+def test_docker_hub_and_ghcr_wildcards_with_an_exact_tag_or_digest(
+    hub_and_ghcr: tuple[Registry, FaultProxy, FaultProxy, DockerHubApi, GitHubApi],
+) -> None:
+    registry, hub_proxy, ghcr_proxy, hub, github = hub_and_ghcr
+    keychain = Keychain([("ghcr.io", Credential(username="someone", password=GITHUB_TOKEN))])
+    digest = registry.images["silogen/aim-private", "1.0.0"].digest
+    spec = {
+        "filters": [
+            {"image": "amd/aim-*:1.0.0"},
+            {"image": "ghcr.io/silogen/*:1.0.0", "exclude": ["silogen/base"]},
+            {"image": f"ghcr.io/silogen/aim-*@{digest}"},
+        ]
+    }
+    settings = hub_settings(hub_proxy, ghcr_proxy, hub, github)
+    on_hub, on_ghcr, by_digest = scan_registries(targets_for(spec), keychain, settings=settings)
+
+    assert (on_hub.error, on_ghcr.error, by_digest.error) == (None, None, None)
+    assert on_hub.images == (ImageRef("docker.io", "amd/aim-llama", tag="1.0.0"),)
+    assert on_ghcr.images == (ImageRef("ghcr.io", "silogen/aim-private", tag="1.0.0"),)
+    assert by_digest.images == (ImageRef("ghcr.io", "silogen/aim-private", digest=digest),)
+    assert tags_requests(hub_proxy) == tags_requests(ghcr_proxy) == Counter()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from hooks.reference import ImageRef
+from hooks.registry.clock import SYSTEM_CLOCK
 from hooks.registry.config import RegistrySettings
 from hooks.registry.credentials import Keychain
 from hooks.registry.scanner import scan_registries
@@ -23,7 +24,7 @@ from hooks.registry.targets import ScanTarget, TargetResult
 from tests.harness.faultproxy import FaultProxy
 from tests.harness.populate import plan_from
 from tests.harness.registry import BasicAuth, Registry, RegistryFactory
-from tests.registry.conftest import ALICE
+from tests.registry.conftest import ALICE, JumpingClock
 from tests.registry.scanning import sent_authorizations, targets_for
 
 pytestmark = pytest.mark.registry
@@ -56,12 +57,13 @@ def scan(
     """Scan through the proxy with a short request timeout and a deadline that fit the tests."""
     options.setdefault("request_timeout", 1.0)
     options.setdefault("scan_deadline", 4.0)
+    clock = options.pop("clock", SYSTEM_CLOCK)
     settings = RegistrySettings(
         endpoints={registry.host: proxy.url},
         insecure_registries=frozenset({registry.host}),
         **options,
     )
-    return scan_registries(targets, keychain or Keychain(), settings=settings)
+    return scan_registries(targets, keychain or Keychain(), settings=settings, clock=clock)
 
 
 def one(registry: Registry, image: str, **filter_options: Any) -> list[ScanTarget]:
@@ -193,7 +195,9 @@ def test_a_stall_shorter_than_the_deadline_times_out_as_the_filters_error(
 def test_a_stall_beyond_the_deadline_returns_unfinished_at_the_deadline(
     registry: Registry, proxy: FaultProxy
 ) -> None:
-    proxy.set_rules([{"match": TAGS, "action": "stall"}])  # 60 s
+    """A ten-minute deadline against a registry that stalls for a minute: on a clock that jumps
+    while the scan waits, the deadline comes first, and the stalled target is unfinished."""
+    proxy.set_rules([{"match": TAGS, "action": "stall"}])  # 60 s of real time
     exact, other = scan(
         registry,
         proxy,
@@ -204,12 +208,28 @@ def test_a_stall_beyond_the_deadline_returns_unfinished_at_the_deadline(
             }
         ),
         request_timeout=30.0,
-        scan_deadline=0.5,
+        scan_deadline=600.0,
+        clock=JumpingClock(),
     )
 
     assert (exact.finished, exact.images, exact.error) == (False, (), None)
     assert other.finished
     assert set(other.images) == images_of(registry, "org/model-01")
+
+
+def test_a_long_retry_after_is_waited_out_on_the_scans_clock(
+    registry: Registry, proxy: FaultProxy
+) -> None:
+    proxy.set_rules(
+        [{"match": TAGS, "action": "status", "status": 429, "retry_after": 120, "times": 1}]
+    )
+    [result] = scan(
+        registry, proxy, one(registry, "org/model-00"), scan_deadline=600.0, clock=JumpingClock()
+    )
+
+    assert (result.finished, result.error) == (True, None)
+    assert set(result.images) == images_of(registry, "org/model-00")
+    assert actions(proxy, "/v2/org/model-00/tags/list") == ["status", "pass"]
 
 
 # --- paging trouble and redirects ----------------------------------------------------------------
@@ -472,6 +492,31 @@ def test_wildcards_resuming_at_different_points_share_one_catalog_listing(
     listed = [r.path for r in proxy.requests if r.path.endswith("/tags/list")]
     assert sorted(listed) == sorted(set(listed))  # each repository once, for both targets
     assert len(listed) == 30
+
+
+def test_a_wildcard_past_its_continuation_bound_does_not_hold_up_a_shared_listing(
+    registry: Registry, proxy: FaultProxy
+) -> None:
+    """One name a page: the stopped wildcard's share of the catalog fills at once; the other
+    must still read the catalog to its end, long before the deadline."""
+    proxy.set_rules([{"match": r"GET /v2/_catalog", "action": "paginate", "page_size": 1}])
+    stopped, going = targets_for(
+        {"registry": registry.host, "filters": [{"image": "org/*"}, {"image": "org/model-*"}]}
+    )
+    stopped = replace(stopped, resume_after="org/model-00", continued_seconds=7200.0)
+
+    first, second = scan(
+        registry,
+        proxy,
+        [stopped, going],
+        scan_deadline=20.0,
+        max_continuation_seconds=3600.0,
+    )
+
+    assert first.finished and first.images == ()
+    assert first.error is not None and "did not end within 3600s" in first.error
+    assert (second.finished, second.error) == (True, None)
+    assert set(second.images) == images_of(registry, *REPOSITORIES)
 
 
 def test_a_tag_list_that_cannot_finish_before_the_deadline_is_not_started(

@@ -179,6 +179,7 @@ class Figures:
     hostile: Counter[str] = field(default_factory=Counter)
     hostile_registry: dict[str, str] = field(default_factory=dict)
     soak: dict[str, Any] = field(default_factory=dict)
+    hostile_registries: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> list[str]:
         """The figures as lines for the terminal."""
@@ -195,6 +196,10 @@ class Figures:
             f"secrets: {self.texts_searched} texts searched, {self.secret_hits} planted values "
             "found",
             f"soak: {self._soak()}",
+            *(
+                f"hostile registry, {case}: {figure}"
+                for case, figure in self.hostile_registries.items()
+            ),
         ]
 
     def _soak(self) -> str:

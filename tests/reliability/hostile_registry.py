@@ -12,12 +12,12 @@ import gzip
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Self
 
 import httpx
 
 from hooks.registry.auth import RegistryAuth
+from hooks.registry.clock import SYSTEM_CLOCK
 from hooks.registry.config import RegistrySettings
 from hooks.registry.credentials import Keychain
 from hooks.registry.distribution import DistributionClient
@@ -114,7 +114,7 @@ async def _hub_listing(
         username=login and login[0],
         secret=login and login[1],
         settings=settings,
-        clock=lambda: datetime.now(UTC),
+        clock=SYSTEM_CLOCK,
     )
     return [page async for page in hub.repositories("org")]
 
@@ -125,7 +125,7 @@ async def _github(client: httpx.AsyncClient, settings: RegistrySettings, keychai
         settings.github_api_url,
         token="gh-token",
         settings=settings,
-        clock=lambda: datetime.now(UTC),
+        clock=SYSTEM_CLOCK,
     )
     return [page async for page in github.packages("org")]
 

@@ -1,0 +1,144 @@
+"""Cost curve: full scans of 200, 2,000 and 10,000 repositories, per repository.
+
+For each size, a registry of that many repositories (3 tags each: the tags do not change what
+is measured) behind the fault proxy (no added latency: the cost measured is the hook's), and two
+sources: one wildcard over every repository (`maxModels` 100, so the models created stay the
+same while the matches grow) and one matching ten repositories whatever the catalog. The
+benchmark plays Metacontroller, as bench/continuation.py does: it calls the product's sync hook
+in this process, writes the status and the new children back, and calls again while the status
+is Progressing. Reported per size: calls, wall and CPU seconds of the whole settled scan, both
+per repository and as a ratio to the 200-repository run measured first (flat is the goal:
+within 1.5x), and the peak memory traced (tracemalloc, a separate run) of each source, which
+should grow with matches, never with the catalog.
+
+Run: .venv/bin/python -m bench.cost_curve   (AIM_SCAN_DEADLINE_SECONDS sets the deadline)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+from bench.environment import (
+    REGISTRY,
+    SOURCE,
+    product_settings,
+    proxied_registry,
+    require_registry,
+    sync_once,
+)
+from bench.proxy import ProxyProcess
+from bench.report import cpu_seconds, machine, print_table
+from hooks.settings import settings_from_env
+from tests.harness.populate import plan_from
+from tests.hooks import wire
+
+SIZES = (200, 2_000, 10_000)
+TAGS = ("1.0.0", "1.1.0", "2.0.0")
+MAX_CALLS = 40
+MIB = 1024 * 1024
+EVERY = {"registry": REGISTRY, "filters": [{"image": "org/model-*"}], "maxModels": 100}
+TEN = {"registry": REGISTRY, "filters": [{"image": "org/model-0000*"}]}
+
+
+def settle(proxy: ProxyProcess, spec: dict[str, Any]) -> tuple[int, int, str]:
+    """Sync until the scan settles: (calls, models, final status)."""
+    settings = product_settings(
+        proxy, scan_deadline=settings_from_env(os.environ).registry.scan_deadline
+    )
+    status: dict[str, Any] | None = None
+    observed: dict[str, dict[str, Any]] = {}
+    parent = wire.source(SOURCE, spec)
+    state, calls = "Progressing", 0
+    while state == "Progressing" and calls < MAX_CALLS:
+        calls += 1
+        result = sync_once(spec, settings, status=status, children=observed)
+        status = dict(result.response.status)
+        state = status["status"]
+        for serial, child in enumerate(result.response.children, start=len(observed)):
+            name = child["metadata"]["name"]
+            if name not in observed:
+                observed[name] = wire.observed_child(child, parent, serial)
+    return calls, len(observed), state
+
+
+def peak_mib(proxy: ProxyProcess, spec: dict[str, Any]) -> float:
+    """The peak memory traced while a scan of `spec` settles."""
+    tracemalloc.start()
+    try:
+        settle(proxy, spec)
+        return tracemalloc.get_traced_memory()[1] / MIB
+    finally:
+        tracemalloc.stop()
+
+
+def measure(size: int) -> dict[str, Any]:
+    plan = plan_from({f"org/model-{n:05d}": list(TAGS) for n in range(size)})
+    with proxied_registry(plan) as (_, proxy):
+        proxy.take_requests()
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        calls, models, state = settle(proxy, EVERY)
+        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+        requests = len(proxy.take_requests())
+        return {
+            "size": size,
+            "calls": calls,
+            "state": state,
+            "models": models,
+            "requests": requests,
+            "wall": wall,
+            "cpu": cpu,
+            "every_mib": peak_mib(proxy, EVERY),
+            "ten_mib": peak_mib(proxy, TEN),
+        }
+
+
+def main() -> None:
+    require_registry()
+    sizes = [int(arg) for arg in sys.argv[1:]] or list(SIZES)
+    print(f"machine: {machine()}; sizes {sizes}, {len(TAGS)} tags each, no added latency")
+    runs = [measure(size) for size in sizes]
+    base = runs[0]
+    base_wall, base_cpu = base["wall"] / base["size"], base["cpu"] / base["size"]
+    rows = [
+        [
+            f"{run['size']:,}",
+            run["calls"],
+            run["state"],
+            run["requests"],
+            run["wall"],
+            run["cpu"],
+            1000 * run["wall"] / run["size"],
+            1000 * run["cpu"] / run["size"],
+            (run["wall"] / run["size"]) / base_wall,
+            (run["cpu"] / run["size"]) / base_cpu,
+            run["every_mib"],
+            run["ten_mib"],
+        ]
+        for run in runs
+    ]
+    print_table(
+        "Full scans: cost per repository against the first size, peak memory by matches",
+        [
+            "repositories",
+            "calls",
+            "status",
+            "requests",
+            "wall s",
+            "CPU s",
+            "wall ms/repo",
+            "CPU ms/repo",
+            "wall ratio",
+            "CPU ratio",
+            "peak MiB, every repo",
+            "peak MiB, 10 repos",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
