@@ -1,6 +1,6 @@
 """One scan: every target's images from its registry, within a deadline, each repository once.
 
-The scanner groups targets by registry (one client each, its connections in small pools: pool.py),
+The scanner groups targets by registry (one client each, on its own connection pool: pool.py),
 lists each repository's tags at most once however many targets need it, and keeps only the tags
 some target may select. A wildcard's tag lists start as the pages of its repository listing
 arrive. It bounds concurrency, waits out a `Retry-After` when it fits the deadline, retries
@@ -38,7 +38,7 @@ from hooks.registry.errors import (
     UnavailableError,
 )
 from hooks.registry.github import GitHubPackagesClient
-from hooks.registry.pool import ShardedTransport
+from hooks.registry.pool import AiohttpTransport
 from hooks.registry.targets import ScanTarget, TargetResult
 
 T = TypeVar("T")
@@ -544,7 +544,7 @@ async def _scan(
         registry: httpx.AsyncClient(
             timeout=settings.request_timeout,
             follow_redirects=False,
-            transport=transport or ShardedTransport(settings.concurrency, trust),
+            transport=transport or AiohttpTransport(settings.concurrency, trust),
             trust_env=False,
         )
         for registry in registries
