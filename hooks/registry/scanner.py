@@ -38,7 +38,7 @@ from hooks.registry.errors import (
     UnavailableError,
 )
 from hooks.registry.github import GitHubPackagesClient
-from hooks.registry.pool import AiohttpTransport
+from hooks.registry.pool import AiohttpTransport, RegistryClient
 from hooks.registry.targets import ScanTarget, TargetResult
 
 T = TypeVar("T")
@@ -541,11 +541,9 @@ async def _scan(
     progress = {t.key: _Progress(t) for t in targets}
     registries = sorted({t.registry for t in targets})
     clients = {
-        registry: httpx.AsyncClient(
-            timeout=settings.request_timeout,
-            follow_redirects=False,
+        registry: RegistryClient(
             transport=transport or AiohttpTransport(settings.concurrency, trust),
-            trust_env=False,
+            timeout=settings.request_timeout,
         )
         for registry in registries
     }

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from hooks.registry.pool import AiohttpTransport
+from hooks.registry.pool import AiohttpTransport, RegistryClient
 
 BODY = b'{"name":"org/model","tags":["1.0.0"]}' * 50
 GZIPPED = gzip.compress(BODY)
@@ -182,6 +182,21 @@ def test_the_transport_keeps_no_cookies(server: _Server) -> None:
     send(httpx.Request("GET", server.url()), via=shared)
 
     assert server.cookies == [None, None]
+
+
+def test_the_client_sends_back_a_cookie_the_registry_set(server: _Server) -> None:
+    """RegistryClient opens its jar only for answers with a Set-Cookie; those are kept as by
+    any httpx client (a load balancer's sticky session), and sent on the next request."""
+
+    async def run() -> None:
+        async with RegistryClient(transport=transport(), timeout=10.0) as client:
+            for _ in range(2):
+                async with client.stream("GET", server.url()) as response:
+                    await response.aread()
+
+    asyncio.run(run())
+
+    assert server.cookies == [None, "session=abc"]
 
 
 def test_a_transport_closed_in_one_event_loop_serves_the_next(server: _Server) -> None:
