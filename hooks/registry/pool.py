@@ -16,7 +16,7 @@ What stays httpx's job, and the transport must not take over:
 - proxies from the environment: `trust_env=False`, as for the httpx clients;
 - retries: a request the server hangs up on is not sent again behind the scanner's back;
 - errors: every aiohttp and socket failure is raised as the httpx exception of the same kind
-  (`_HTTPX_ERRORS`), which hooks/registry/transport.py turns into a RegistryError.
+  (`_as_httpx`), which hooks/registry/transport.py turns into a RegistryError.
 
 `RegistryClient` is the httpx client each registry's scan sends through, over this transport.
 
@@ -28,8 +28,7 @@ end of one scan opens a new session in the next one's loop.
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 
 import aiohttp
 import httpx
@@ -44,24 +43,23 @@ _HTTPX_ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
     (TimeoutError, httpx.ReadTimeout),  # aiohttp's SocketTimeoutError and asyncio's timeouts
     (aiohttp.ClientConnectorError, httpx.ConnectError),  # refused, DNS, TLS handshake
-    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
-    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),  # a body cut short or malformed
-    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),  # a status line or header
     (OSError, httpx.ReadError),  # reset, broken pipe, and aiohttp's ClientOSError
-    (aiohttp.ClientError, httpx.RemoteProtocolError),
 )
 
 
-@contextmanager
-def _as_httpx_errors() -> Iterator[None]:
-    """Re-raise aiohttp's and the socket's failures as httpx's, the original as the cause."""
-    try:
-        yield
-    except (aiohttp.ClientError, OSError) as error:
-        for caught, raised in _HTTPX_ERRORS:
-            if isinstance(error, caught):
-                raise raised(str(error) or type(error).__name__) from error
-        raise  # pragma: no cover - OSError and ClientError are in the table
+# What `_as_httpx` converts; anything else (cancellation above all) passes untouched.
+_FAILURES = (aiohttp.ClientError, OSError)
+
+
+def _as_httpx(error: aiohttp.ClientError | OSError) -> httpx.TransportError:
+    """The httpx exception for one of aiohttp's or the socket's failures. The others not in
+    `_HTTPX_ERRORS` are the server's answer gone wrong (a hang-up before it, a body cut short, a
+    status line or header that is not HTTP): RemoteProtocolError."""
+    raised = next(
+        (raised for caught, raised in _HTTPX_ERRORS if isinstance(error, caught)),
+        httpx.RemoteProtocolError,
+    )
+    return raised(str(error) or type(error).__name__)
 
 
 class _Body(httpx.AsyncByteStream):
@@ -72,9 +70,11 @@ class _Body(httpx.AsyncByteStream):
         self._response = response
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx_errors():
+        try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
+        except _FAILURES as error:
+            raise _as_httpx(error) from error
 
     async def aclose(self) -> None:
         self._response.release()
@@ -120,7 +120,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None:
             self._session = self._open()
         body = await request.aread()
-        with _as_httpx_errors():
+        try:
             response = await self._session.request(
                 request.method,
                 URL(str(request.url), encoded=True),  # as httpx encoded it, not requoted
@@ -129,6 +129,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=self._timeout(request),
             )
+        except _FAILURES as error:
+            raise _as_httpx(error) from error
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
