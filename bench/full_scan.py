@@ -3,9 +3,10 @@
 Two sources over the harness's synthetic registry (200 model repositories with 1-30 tags each,
 3,006 tags, plus decoys): one wildcard filter over the 200 repositories, and 20 exact
 repositories with version ranges. Each client runs with the fault proxy adding 0 ms and 20 ms
-to every request. Reported: wall time, requests the proxy received, images matched (the same
-for every client, or the comparison is void), the ideal `ceil(repos / concurrency) × latency`
-and the ratio to it, and the speed-up over the sequential lister.
+to every request. Reported: wall time, the client process's CPU time (in all, and per request
+the proxy received), requests, images matched (the same for every client, or the comparison is
+void), the ideal `ceil(repos / concurrency) × latency` and the ratio to it, and the speed-up over
+the sequential lister.
 
 The sequential lister is what the Go controller does for Docker Hub: one repository after
 another, with httpx (the simplest correct client: catalog pages, then each repository's tags).
@@ -203,6 +204,7 @@ def speed_rows(
                 name,
                 wall,
                 cpu,
+                f"{cpu / requests * 1000:.2f}",
                 f"{requests} (min {minimum})",
                 images,
                 ideal if latency else "-",
@@ -288,6 +290,7 @@ def main(latencies: Sequence[int] = LATENCIES_MS) -> None:
                 "client",
                 "wall s",
                 "CPU s",
+                "CPU ms/request",
                 "requests",
                 "images",
                 "ideal s",

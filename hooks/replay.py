@@ -30,6 +30,7 @@ from hooks.cassette import (
     save_cassette,
 )
 from hooks.registry.config import RegistrySettings
+from hooks.registry.pool import AiohttpTransport
 from hooks.registry.scanner import scan_registries
 from hooks.settings import Settings, SettingsError, settings_from_env
 
@@ -156,13 +157,9 @@ def run_hook(
     return HookReply(response.status_code, jsonio.loads(response.get_data()))
 
 
-def live_transport(settings: RegistrySettings) -> httpx.AsyncHTTPTransport:
+def live_transport(settings: RegistrySettings) -> AiohttpTransport:
     """The transport the scanner's clients would build themselves, to wrap for recording."""
-    return httpx.AsyncHTTPTransport(
-        verify=settings.ssl_context(),
-        limits=httpx.Limits(max_connections=settings.concurrency),
-        trust_env=False,
-    )
+    return AiohttpTransport(settings.concurrency, settings.ssl_context())
 
 
 def _read(path: Path) -> bytes:

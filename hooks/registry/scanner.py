@@ -1,7 +1,7 @@
 """One scan: every target's images from its registry, within a deadline, each repository once.
 
-The entry point of the registry layer. Targets are grouped by registry (one client each, its
-connections in small pools: pool.py); each repository's tags are listed at most once however
+The entry point of the registry layer. Targets are grouped by registry (one client each, on its own
+connection pool: pool.py); each repository's tags are listed at most once however
 many targets need it, and only the tags some target may select are kept. A wildcard's tag
 lists start as the pages of its repository listing arrive. Concurrency is bounded, a
 `Retry-After` that fits the deadline is waited out, transient failures are retried, and at the
@@ -29,7 +29,7 @@ from hooks.registry.clock import SYSTEM_CLOCK, Clock
 from hooks.registry.config import RegistrySettings
 from hooks.registry.credentials import Keychain
 from hooks.registry.errors import MAX_TEXT_CHARS, Secrets, public_text
-from hooks.registry.pool import ShardedTransport
+from hooks.registry.pool import AiohttpTransport, RegistryClient
 from hooks.registry.progress import FAILURES_SHOWN, TargetProgress
 from hooks.registry.registry_scan import RegistryScan
 from hooks.registry.targets import ScanTarget, TargetResult
@@ -54,11 +54,9 @@ async def _scan(
     progress = {t.key: TargetProgress(t) for t in targets}
     registries = sorted({t.registry for t in targets})
     clients = {
-        registry: httpx.AsyncClient(
+        registry: RegistryClient(
+            transport=transport or AiohttpTransport(settings.concurrency, trust),
             timeout=settings.request_timeout,
-            follow_redirects=False,
-            transport=transport or ShardedTransport(settings.concurrency, trust),
-            trust_env=False,
         )
         for registry in registries
     }

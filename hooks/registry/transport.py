@@ -366,7 +366,8 @@ def _is_plain_http(exc: BaseException) -> bool:
     `HTTP/1.1 400` as a TLS record of an unknown version or an impossible length)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, ssl.SSLError) and seen.reason in _PLAIN_HTTP_REASONS:
+        # aiohttp's certificate error is an SSLError that has no `reason` of its own.
+        if isinstance(seen, ssl.SSLError) and getattr(seen, "reason", None) in _PLAIN_HTTP_REASONS:
             return True
         seen = seen.__cause__ or seen.__context__
     return False

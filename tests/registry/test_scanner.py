@@ -21,6 +21,7 @@ from hooks.reference import ImageRef
 from hooks.registry import scanner
 from hooks.registry.config import RegistrySettings
 from hooks.registry.credentials import Credential, Keychain
+from hooks.registry.pool import RegistryClient
 from hooks.registry.scanner import scan_registries
 from hooks.registry.targets import ScanTarget, TargetResult
 from tests.harness.dockerhub_api import DockerHubApi
@@ -243,7 +244,7 @@ def test_each_registry_gets_one_connection_pool_shared_by_its_targets(
     first_proxy, second_proxy = proxied(first), proxied(second)
     hosts_by_client: list[set[str]] = []
 
-    class RecordingClient(httpx.AsyncClient):
+    class RecordingClient(RegistryClient):
         def __init__(self, **options: Any) -> None:
             super().__init__(**options)
             self.hosts: set[str] = set()
@@ -253,7 +254,7 @@ def test_each_registry_gets_one_connection_pool_shared_by_its_targets(
             self.hosts.add(request.url.netloc.decode())
             return await super().send(request, **options)
 
-    monkeypatch.setattr(scanner.httpx, "AsyncClient", RecordingClient)
+    monkeypatch.setattr(scanner, "RegistryClient", RecordingClient)
     spec = {
         "registry": first.host,
         "filters": [
