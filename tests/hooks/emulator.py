@@ -208,6 +208,10 @@ class Metacontroller:
     cluster: list[Object] | None = None
     # An API server whose CRD lacks `status.scan` drops it on every status write.
     prunes_scan: bool = False
+    # A ResourceQuota on the children's count: a creation beyond it is refused (recorded in
+    # `refused`), and the child never exists.
+    quota: int | None = None
+    refused: list[str] = field(default_factory=list)
     _serial: int = 0
     _changed: bool = False
 
@@ -248,6 +252,10 @@ class Metacontroller:
             self.deleted.append(name)
             changed = True
         for name, child in desired.items():
+            full = self.quota is not None and len(self.children) >= self.quota
+            if name not in self.children and full:
+                self.refused.append(name)
+                continue
             if name not in self.children:
                 self._serial += 1
                 self.children[name] = observed_child(child, self.parent, self._serial)

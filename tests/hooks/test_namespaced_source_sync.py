@@ -243,3 +243,33 @@ def test_a_team_s_token_auth_registry_with_its_own_secret(
     assert models(controller) == {
         model_name(TEAM_REGISTRY, "team/fine-tuned", tag) for tag in ("1.0.0", "1.1.0")
     }
+
+
+def test_a_model_refused_by_a_quota_is_retried_with_a_backoff_never_every_sync(
+    hooks_env: HookEnv,
+) -> None:
+    """A ResourceQuota refuses the third model: it is never observed, so each sync owns fewer
+    models than the last scan answered. That makes a scan due only after a doubling backoff
+    (docs/decisions.md §6), never on every sync, and no model is ever deleted."""
+    hook = hooks_env.serve()
+    spec = {"filters": [{"image": "amdenterpriseai/aim-llama3"}]}
+    controller = team(hook, spec, [])
+    controller.quota = 2
+
+    scans: list[str] = []
+    for _ in range(36):  # six minutes, a sync every ten seconds
+        reply = controller.sync()
+        attempt = reply["status"]["scan"]["lastAttemptTime"]
+        if attempt not in scans:
+            scans.append(attempt)
+            # A scan's answer carries (and counts) the refused model too.
+            assert reply["status"]["discoveredModels"] == len(reply["children"]) == 3
+        else:
+            assert reply["status"]["discoveredModels"] == len(reply["children"]) == 2
+        hooks_env.clock.advance(10)
+
+    assert len(controller.children) == 2
+    assert controller.deleted == []
+    # Scans at 0 s, then 30 s, 60 s, 120 s apart: 4 in 36 syncs.
+    assert len(scans) == 4, scans
+    assert len(controller.refused) == 4
