@@ -83,7 +83,7 @@ from hooks.registry.targets import ScanTarget, TargetResult
 DEFAULT_CONFIG = "default"
 PRUNED_REASON = (
     "the scan did not finish within its deadline and cannot continue in the next call: the "
-    "served AIMClusterModelSource CRD drops status.scan (install this project's CRD); will retry"
+    "served CRD of the source drops status.scan (install this project's CRD); will retry"
 )
 
 ScanFunction = Callable[[Sequence[ScanTarget], Keychain], Sequence[TargetResult]]
@@ -250,11 +250,10 @@ class PullSecrets:
 
 
 def config_secret_names(
-    config: Mapping[str, Any] | None, own: Sequence[SecretRef], namespace: str
+    named: Sequence[str], own: Sequence[SecretRef], namespace: str
 ) -> tuple[str, ...]:
     """The pull secrets a config names, to be read from `namespace`: valid names only, none the
     source already names there, bounded as `status.scan.configPullSecrets` is."""
-    named = pull_secret_names(config.get("spec")) if config is not None else ()
     return tuple(
         name
         for name in dict.fromkeys(named)
@@ -308,7 +307,8 @@ def resolve_related(
     else:
         conditions = [config_condition(config_name, config is not None)]
     own = [SecretRef(operator_namespace, name) for name in spec.image_pull_secrets]
-    config_secrets = config_secret_names(config, own, operator_namespace)
+    named = pull_secret_names(config.get("spec")) if config is not None else ()
+    config_secrets = config_secret_names(named, own, operator_namespace)
     secrets = load_secrets(
         lambda ref: request.related_object(SECRET_GROUP, ref.namespace, ref.name),
         own,

@@ -21,7 +21,13 @@ from hooks.modelsource.pipeline import (
 from hooks.modelsource.schedule import ScanRecord, fingerprint
 from hooks.modelsource.spec import SourceSpec
 from hooks.namespaced.resolution import resolve_namespaced_config
-from hooks.namespaced.tenancy import MODEL_GROUP, SECRET_GROUP, SecretRef, namespaced_object
+from hooks.namespaced.tenancy import (
+    MODEL_GROUP,
+    SECRET_GROUP,
+    ConfigSecrets,
+    SecretRef,
+    namespaced_object,
+)
 
 KIND = "AIMModelSource"
 CHILD_KIND = "AIMModel"
@@ -43,14 +49,14 @@ def resolve_namespaced_related(
         operator_namespace=operator_namespace,
     )
     own = [SecretRef(namespace, name) for name in spec.image_pull_secrets]
-    config_namespace = resolved.secrets.namespace if resolved.secrets is not None else namespace
-    config_secrets = config_secret_names(resolved.config, own, config_namespace)
+    config = resolved.secrets or ConfigSecrets(namespace, ())
+    config_secrets = config_secret_names(config.names, own, config.namespace)
     # Asked for only if the last sync recorded them for a config of this very kind.
     requested = record.config_pull_secrets if record.config_kind == resolved.kind else ()
     secrets = load_secrets(
         lambda ref: namespaced_object(request.related, SECRET_GROUP, ref.namespace, ref.name),
         own,
-        [SecretRef(config_namespace, name) for name in config_secrets],
+        [SecretRef(config.namespace, name) for name in config_secrets],
         f'{resolved.kind} "{resolved.name}"',
         requested,
     )
