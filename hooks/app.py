@@ -42,8 +42,9 @@ from hooks.metacontroller import (
     parse_namespaced_sync_request,
     parse_sync_request,
 )
-from hooks.modelsource.controller import ScanFunction, sync_source
+from hooks.modelsource.controller import CLUSTER_SOURCE, ScanFunction, SourceKind, sync_source
 from hooks.modelsource.customize import customize_source
+from hooks.namespaced.source import NAMESPACED_SOURCE
 from hooks.namespaced.tenancy import customize_namespaced_source
 from hooks.registry.scanner import scan_registries
 from hooks.settings import Settings, settings_from_env
@@ -312,13 +313,23 @@ def _routes(
     namespace = settings.operator_namespace
     scan_slots = ScanSlots(settings.scan_slots)
 
-    def modelsource_sync(req: SyncRequest) -> HookAnswer:
-        with scan_slots.for_request() as may_scan:
-            result = sync_source(
-                req, scan=scan_fn, now=clock(), operator_namespace=namespace, may_scan=may_scan
+    def source_sync(kind: SourceKind) -> Callable[[SyncRequest], HookAnswer]:
+        def handle(req: SyncRequest) -> HookAnswer:
+            with scan_slots.for_request() as may_scan:
+                result = sync_source(
+                    req,
+                    scan=scan_fn,
+                    now=clock(),
+                    operator_namespace=namespace,
+                    kind=kind,
+                    may_scan=may_scan,
+                )
+            metrics.sync_finished(scanned=result.scanned, created=result.created)
+            return HookAnswer(
+                result.response.to_json(), result.outcome, result.scanned, result.created
             )
-        metrics.sync_finished(scanned=result.scanned, created=result.created)
-        return HookAnswer(result.response.to_json(), result.outcome, result.scanned, result.created)
+
+        return handle
 
     def modelsource_customize(req: CustomizeRequest) -> HookAnswer:
         return HookAnswer(customize_source(req, namespace).to_json(), "ok")
@@ -341,10 +352,15 @@ def _routes(
         return HookAnswer(customize_namespace_config(req).to_json(), "ok")
 
     return [
-        ("sync/modelsource", parse_sync_request, modelsource_sync),
+        ("sync/modelsource", parse_sync_request, source_sync(CLUSTER_SOURCE)),
         ("customize/modelsource", parse_customize_request, modelsource_customize),
         ("sync/config", parse_sync_request, config_sync),
         ("customize/config", parse_customize_request, config_customize),
+        (
+            "sync/namespaced-modelsource",
+            parse_namespaced_sync_request,
+            source_sync(NAMESPACED_SOURCE),
+        ),
         (
             "customize/namespaced-modelsource",
             parse_namespaced_customize_request,

@@ -1,10 +1,11 @@
 """`python -m hooks preview`: what a source would create, from a manifest file, without a cluster.
 
-A dry run for a person about to apply an AIMClusterModelSource. It builds the sync request the
-service would receive for the source (its customize hook's rules applied to the Secrets and
-AIMClusterConfigs of the files, as Metacontroller applies them to the cluster's objects) and runs
-the service's own pipeline on it (`controller.sync_source`): the same settings from the
-environment, the same secret resolution (a Secret outside the operator namespace is not found),
+A dry run for a person about to apply an AIMClusterModelSource or an AIMModelSource. It builds
+the sync request the service would receive for the source (its customize hook's rules applied to
+the Secrets and configs of the files, as Metacontroller applies them to the cluster's objects) and
+runs the service's own pipeline on it (`controller.sync_source`): the same settings from the
+environment, the same secret resolution (a Secret outside the operator namespace, or outside an
+AIMModelSource's own namespace, is not found),
 filters, scanner, plan and status. It shows, per filter, what it found or why it failed; per
 image, the model that would be created; and the status the source would get. No cluster is
 involved, so the cluster is taken to hold no models yet: every matching image within `maxModels`
@@ -24,7 +25,7 @@ import base64
 import itertools
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -34,27 +35,61 @@ from typing import Any, TextIO
 
 import yaml
 
-from hooks.metacontroller import MODEL_GROUP, CustomizeRequest, RelatedRule, parse_sync_request
-from hooks.modelsource.controller import ScanFunction, SyncResult, sync_source
+from hooks.metacontroller import (
+    CustomizeRequest,
+    CustomizeResponse,
+    RelatedRule,
+    parse_sync_request,
+)
+from hooks.modelsource.controller import (
+    CLUSTER_SOURCE,
+    ScanFunction,
+    SourceKind,
+    SyncResult,
+    sync_source,
+)
 from hooks.modelsource.customize import customize_source
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
 from hooks.modelsource.naming import model_name
 from hooks.modelsource.plan import FilterResult, image_key, ordered_images
 from hooks.modelsource.spec import SourceSpec, SpecError, parse_spec
 from hooks.modelsource.status import FAILED, READY_CONDITION, interval_note
+from hooks.namespaced.source import NAMESPACED_SOURCE
+from hooks.namespaced.tenancy import customize_namespaced_source
 from hooks.registry.credentials import PULL_SECRET_TYPES
 from hooks.registry.scanner import scan_registries
 from hooks.settings import SettingsError, settings_from_env
 
-KIND = "AIMClusterModelSource"
 OUTPUTS = ("table", "json", "yaml")
-# The controller Metacontroller names in every request (metacontroller/modelsource-controller.yaml).
-CONTROLLER = "aim-clustermodelsource-controller"
 # The kinds a customize rule can name, by (apiVersion, resource).
 _KINDS = {
     ("v1", "secrets"): "Secret",
     ("aim.silogen.ai/v1alpha1", "aimclusterconfigs"): "AIMClusterConfig",
+    ("aim.silogen.ai/v1alpha1", "aimnamespaceconfigs"): "AIMNamespaceConfig",
 }
+# A namespaced source without metadata.namespace is where `kubectl apply` would put it.
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class PreviewedKind:
+    """A source kind as Metacontroller serves it: the controller it names in every request
+    (metacontroller/*modelsource-controller.yaml), the customize hook, the pipeline's kind."""
+
+    controller: str
+    customize: Callable[[CustomizeRequest, str], CustomizeResponse]
+    source: SourceKind
+
+
+PREVIEWED = {
+    "AIMClusterModelSource": PreviewedKind(
+        "aim-clustermodelsource-controller", customize_source, CLUSTER_SOURCE
+    ),
+    "AIMModelSource": PreviewedKind(
+        "aim-modelsource-controller", customize_namespaced_source, NAMESPACED_SOURCE
+    ),
+}
+SOURCE_KINDS = " or ".join(PREVIEWED)
 
 EXIT_OK = 0
 # Every filter of some source failed (status Failed): a script can stop before applying it.
@@ -77,11 +112,19 @@ class PreviewInputError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SourceManifest:
-    """One AIMClusterModelSource of the input: the object as written, and its spec parsed."""
+    """One source of the input: the object as written, its spec parsed, its kind, and for an
+    AIMModelSource its namespace (empty for a cluster source)."""
 
     name: str
     spec: SourceSpec
     document: Mapping[str, Any]
+    kind: str = "AIMClusterModelSource"
+    namespace: str = ""
+
+    @property
+    def previewed(self) -> PreviewedKind:
+        """How the service serves this source's kind."""
+        return PREVIEWED[self.kind]
 
 
 @dataclass(frozen=True)
@@ -143,6 +186,9 @@ class SourceReport:
     images: tuple[ImageRow, ...]
     totals: Totals
     notes: tuple[str, ...] = ()
+    kind: str = "AIMClusterModelSource"
+    # An AIMModelSource's namespace; empty for a cluster source.
+    namespace: str = ""
 
 
 # --- reading the input ---------------------------------------------------------------------
@@ -208,16 +254,20 @@ def read_manifests(source_file: Path, secret_files: Sequence[Path]) -> Manifests
     documents = load_documents(source_file)
     sources: list[SourceManifest] = []
     for document in documents:
-        if not isinstance(document, Mapping) or document.get("kind") != KIND:
+        kind = document.get("kind") if isinstance(document, Mapping) else None
+        if not isinstance(document, Mapping) or kind not in PREVIEWED:
             continue
         name = _metadata(document, "name") or "(unnamed)"
         try:
             spec = parse_spec(document.get("spec"))
         except SpecError as error:
-            raise PreviewInputError(f'{source_file}: {KIND} "{name}": {error}') from None
-        sources.append(SourceManifest(name, spec, document))
+            raise PreviewInputError(f'{source_file}: {kind} "{name}": {error}') from None
+        namespace = ""
+        if kind != "AIMClusterModelSource":
+            namespace = _metadata(document, "namespace") or DEFAULT_NAMESPACE
+        sources.append(SourceManifest(name, spec, document, str(kind), namespace))
     if not sources:
-        raise PreviewInputError(f"{source_file} holds no {KIND}")
+        raise PreviewInputError(f"{source_file} holds no {SOURCE_KINDS}")
     related: list[dict[str, Any]] = []
     for document in [*documents, *(d for path in secret_files for d in load_documents(path))]:
         if not isinstance(document, Mapping) or _metadata(document, "name") is None:
@@ -247,10 +297,12 @@ def sync_request(
     """The first sync request Metacontroller would send for the source (v2 keys, no children).
 
     The related objects are those the service's customize hook asks for, selected as
-    Metacontroller selects them: by kind, name and (for Secrets) the operator namespace. A later
-    object of the same key wins, as a later `kubectl apply` would.
+    Metacontroller selects them: by kind, name and (for Secrets) namespace: the operator
+    namespace for a cluster source, its own for an AIMModelSource. A later object of the same
+    key wins, as a later `kubectl apply` would.
     """
     metadata = source.document.get("metadata")
+    previewed = source.previewed
     parent = {
         **source.document,
         "metadata": {
@@ -258,10 +310,11 @@ def sync_request(
             "name": source.name,
             "uid": f"preview-{source.name}",
             "generation": 1,
+            **({"namespace": source.namespace} if source.namespace else {}),
         },
     }
-    rules = customize_source(
-        CustomizeRequest(CONTROLLER, parse_sync_request({"parent": parent}).parent),
+    rules = previewed.customize(
+        CustomizeRequest(previewed.controller, parse_sync_request({"parent": parent}).parent),
         operator_namespace,
     ).rules
     related: dict[str, dict[str, Any]] = {}
@@ -278,48 +331,69 @@ def sync_request(
         "controller": {
             "apiVersion": "metacontroller.k8s.io/v1alpha1",
             "kind": "CompositeController",
-            "metadata": {"name": CONTROLLER},
+            "metadata": {"name": previewed.controller},
         },
         "parent": parent,
-        "children": {MODEL_GROUP: {}},
+        "children": {previewed.source.child_group: {}},
         "related": related,
         "finalizing": False,
     }
 
 
 def secret_notes(
-    spec: SourceSpec, objects: Sequence[Mapping[str, Any]], operator_namespace: str
+    source: SourceManifest, objects: Sequence[Mapping[str, Any]], operator_namespace: str
 ) -> list[str]:
     """Why a pull secret the source names was not related, when the files explain it.
 
     The status already says "not found in namespace ..."; this says where the Secret is instead.
     """
     notes = []
-    for name in spec.image_pull_secrets:
+    home = (
+        f"the source's namespace {source.namespace}"
+        if source.namespace
+        else f"the operator namespace {operator_namespace}"
+    )
+    for name in source.spec.image_pull_secrets:
         secrets = [d for d in objects if d.get("kind") == "Secret" and _metadata(d, "name") == name]
         if not secrets:
             notes.append(
                 f'pull secret "{name}" is in none of the files; scanning without it (add it '
                 "with --secret FILE)"
             )
-        elif not any(_metadata(d, "namespace") == operator_namespace for d in secrets):
+        elif not any(
+            _metadata(d, "namespace") == (source.namespace or operator_namespace) for d in secrets
+        ):
             where = sorted({_metadata(d, "namespace") or "(none)" for d in secrets})
             notes.append(
-                f'pull secret "{name}" is in namespace {", ".join(where)}, not in the operator '
-                f"namespace {operator_namespace} where the service reads pull secrets; scanning "
-                "without it (set its metadata.namespace)"
+                f'pull secret "{name}" is in namespace {", ".join(where)}, not in {home} where '
+                "the service reads its pull secrets; scanning without it (set its "
+                "metadata.namespace)"
             )
     return notes
 
 
-def _config_notes(spec: SourceSpec, objects: Sequence[Mapping[str, Any]]) -> list[str]:
+def _config_notes(source: SourceManifest, objects: Sequence[Mapping[str, Any]]) -> list[str]:
     """A note when the config the source names explicitly is not in the files."""
-    name = spec.config_name
-    if name is None or any(
-        d.get("kind") == "AIMClusterConfig" and _metadata(d, "name") == name for d in objects
-    ):
+    name = source.spec.config_name
+
+    def held(kind: str, namespace: str | None) -> bool:
+        return any(
+            d.get("kind") == kind
+            and _metadata(d, "name") == name
+            and _metadata(d, "namespace") == namespace
+            for d in objects
+        )
+
+    if name is None or held("AIMClusterConfig", None):
         return []
-    return [f'AIMClusterConfig "{name}" is in none of the files (add it with --secret FILE)']
+    if not source.namespace:
+        return [f'AIMClusterConfig "{name}" is in none of the files (add it with --secret FILE)']
+    if held("AIMNamespaceConfig", source.namespace):
+        return []
+    return [
+        f'AIMNamespaceConfig "{name}" of namespace {source.namespace} and AIMClusterConfig '
+        f'"{name}" are in none of the files (add one with --secret FILE)'
+    ]
 
 
 def unused_secrets(manifests: Manifests) -> list[str]:
@@ -434,6 +508,9 @@ def report_document(reports: Sequence[SourceReport]) -> dict[str, Any]:
         "sources": [
             {
                 "name": report.name,
+                **(
+                    {"kind": report.kind, "namespace": report.namespace} if report.namespace else {}
+                ),
                 "registry": report.registry,
                 "maxModels": report.max_models,
                 "status": {
@@ -500,7 +577,9 @@ def _outcome_text(row: FilterRow) -> str:
 
 def render_source(report: SourceReport) -> list[str]:
     """The lines that show one source: filters, images, totals and status."""
-    lines = [f"{KIND} {report.name} (registry {report.registry}, maxModels {report.max_models})"]
+    where = f"{report.namespace}/" if report.namespace else ""
+    title = f"{report.kind} {where}{report.name}"
+    lines = [f"{title} (registry {report.registry}, maxModels {report.max_models})"]
     lines += [f"  note: {note}" for note in report.notes]
     lines.append("")
     lines += _aligned(
@@ -593,16 +672,18 @@ def preview_source(
         scan=scan,
         now=now,
         operator_namespace=operator_namespace,
+        kind=source.previewed.source,
         explain_exclusions=True,
     )
     notes = [
-        *_config_notes(source.spec, objects),
-        *secret_notes(source.spec, objects, operator_namespace),
+        *_config_notes(source, objects),
+        *secret_notes(source, objects, operator_namespace),
     ]
     interval = interval_note(source.spec.sync_interval_seconds)
     if interval:
         notes.append(interval)
-    return build_report(source.name, source.spec, result, notes)
+    report = build_report(source.name, source.spec, result, notes)
+    return replace(report, kind=source.kind, namespace=source.namespace)
 
 
 def preview(
@@ -663,4 +744,4 @@ def _with_max_models(source: SourceManifest, max_models: int) -> SourceManifest:
         **source.document,
         "spec": {**(spec if isinstance(spec, Mapping) else {}), "maxModels": max_models},
     }
-    return SourceManifest(source.name, replace(source.spec, max_models=max_models), document)
+    return replace(source, spec=replace(source.spec, max_models=max_models), document=document)

@@ -34,15 +34,26 @@ from hooks.registry.pool import AiohttpTransport
 from hooks.registry.scanner import scan_registries
 from hooks.settings import Settings, SettingsError, settings_from_env
 
-# Hook name on the command line -> the path the service serves it at.
+# Hook name on the command line -> the path the service serves it at: `{controller}-{phase}` is
+# served at `/{phase}/{controller}`.
+_CONTROLLERS = ("modelsource", "config", "namespaced-modelsource", "namespaceconfig")
 HOOKS: dict[str, str] = {
-    "modelsource-sync": "/sync/modelsource",
-    "modelsource-customize": "/customize/modelsource",
-    "config-sync": "/sync/config",
-    "config-customize": "/customize/config",
+    f"{controller}-{phase}": f"/{phase}/{controller}"
+    for controller in _CONTROLLERS
+    for phase in ("sync", "customize")
 }
-_BY_RESOURCE = {"aimclustermodelsources": "modelsource", "aimclusterconfigs": "config"}
-_BY_KIND = {"AIMClusterModelSource": "modelsource", "AIMClusterConfig": "config"}
+_BY_RESOURCE = {
+    "aimclustermodelsources": "modelsource",
+    "aimclusterconfigs": "config",
+    "aimmodelsources": "namespaced-modelsource",
+    "aimnamespaceconfigs": "namespaceconfig",
+}
+_BY_KIND = {
+    "AIMClusterModelSource": "modelsource",
+    "AIMClusterConfig": "config",
+    "AIMModelSource": "namespaced-modelsource",
+    "AIMNamespaceConfig": "namespaceconfig",
+}
 # Only sync requests carry these keys (contract §1 and §3).
 _SYNC_KEYS = ("children", "related", "finalizing")
 
@@ -105,8 +116,9 @@ def hook_for(body: bytes) -> str:
     hook = infer_hook(doc)
     if hook is None:
         raise UsageError(
-            "cannot tell which hook the request is for (no AIMClusterModelSource or "
-            f"AIMClusterConfig parent); pass --hook {'|'.join(HOOKS)}"
+            "cannot tell which hook the request is for (no AIMClusterModelSource, "
+            "AIMModelSource, AIMClusterConfig or AIMNamespaceConfig parent); "
+            f"pass --hook {'|'.join(HOOKS)}"
         )
     return hook
 

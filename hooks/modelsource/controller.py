@@ -1,4 +1,5 @@
-"""The AIMClusterModelSource sync hook: the pipeline, and a net under it.
+"""The model source sync hooks (AIMClusterModelSource, AIMModelSource): the pipeline, and a net
+under it.
 
 `sync_source` is a function of the request, a scan function and the clock. Its one promise above
 all: every response carries every existing child, on every path (invalid spec, missing config,
@@ -15,8 +16,10 @@ from datetime import datetime
 from hooks.conditions import carried_time
 from hooks.metacontroller import SyncRequest, SyncResponse
 from hooks.modelsource.pipeline import (
+    CLUSTER_SOURCE,
     MayScan,
     ScanFunction,
+    SourceKind,
     SyncResult,
     always,
     kept_children,
@@ -38,7 +41,7 @@ log = logging.getLogger(__name__)
 INTERNAL_ERROR_RESYNC_SECONDS = 60.0
 INTERNAL_ERROR_OUTCOME = "internal-error"
 
-__all__ = ["MayScan", "ScanFunction", "SyncResult", "sync_source"]
+__all__ = ["CLUSTER_SOURCE", "MayScan", "ScanFunction", "SourceKind", "SyncResult", "sync_source"]
 
 
 def sync_source(
@@ -47,29 +50,32 @@ def sync_source(
     scan: ScanFunction,
     now: datetime,
     operator_namespace: str,
+    kind: SourceKind = CLUSTER_SOURCE,
     explain_exclusions: bool = False,
     may_scan: MayScan = always,
 ) -> SyncResult:
-    """Answer one sync; an exception anywhere in the core still keeps every child."""
+    """Answer one sync of a source of `kind`; an exception anywhere in the core still keeps
+    every child."""
     try:
         return run_sync(
             request,
             scan=scan,
             now=now,
             operator_namespace=operator_namespace,
+            kind=kind,
             explain_exclusions=explain_exclusions,
             may_scan=may_scan,
         )
     except Exception:
-        log.exception("sync of AIMClusterModelSource %s failed", request.parent.name)
-        return _internal_error(request, now)
+        log.exception("sync of %s %s failed", kind.kind, request.parent.key)
+        return _internal_error(request, now, kind)
 
 
-def _internal_error(request: SyncRequest, now: datetime) -> SyncResult:
+def _internal_error(request: SyncRequest, now: datetime, kind: SourceKind) -> SyncResult:
     """Keep every child exactly as observed and say what happened, without guessing more."""
-    existing = observed_models(request)
+    existing = observed_models(request, kind)
     try:
-        children = kept_children(existing)
+        children = kept_children(existing, kind.children(request))
     except Exception:
         children = [dict(existing[name]) for name in sorted(existing)]
     previous = request.parent.status

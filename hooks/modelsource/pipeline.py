@@ -12,7 +12,7 @@ deletes whatever an answer leaves out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,8 @@ from hooks.modelsource.continuation import (
 )
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
 from hooks.modelsource.plan import (
+    KIND,
+    ChildKind,
     ChildTemplate,
     FilterResult,
     Plan,
@@ -75,6 +77,7 @@ from hooks.modelsource.status import (
     secrets_condition,
     with_note,
 )
+from hooks.namespaced.tenancy import SecretRef
 from hooks.objects import is_object, is_secret_name, pull_secret_names
 from hooks.reference import ImageRef
 from hooks.registry.credentials import Keychain, keychain_from_secrets
@@ -83,7 +86,7 @@ from hooks.registry.targets import ScanTarget, TargetResult
 DEFAULT_CONFIG = "default"
 PRUNED_REASON = (
     "the scan did not finish within its deadline and cannot continue in the next call: the "
-    "served AIMClusterModelSource CRD drops status.scan (install this project's CRD); will retry"
+    "served CRD of the source drops status.scan (install this project's CRD); will retry"
 )
 
 ScanFunction = Callable[[Sequence[ScanTarget], Keychain], Sequence[TargetResult]]
@@ -151,6 +154,33 @@ class Related:
     fingerprint: str
     # The resolved config's pull secret names, recorded for the customize hook.
     config_secrets: tuple[str, ...] = ()
+    # The resolved config's kind, recorded for a namespaced source's customize hook: where the
+    # recorded names are asked for (None for a cluster source, whose config has one kind).
+    config_kind: str | None = None
+
+
+Resolve = Callable[[SyncRequest, SourceSpec, str, ScanRecord], Related]
+"""How a source kind resolves its config and pull secrets: the request, the parsed spec, the
+operator namespace and the received bookkeeping (which config secrets were asked for)."""
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """What differs between AIMClusterModelSource and AIMModelSource; the rest is one pipeline.
+
+    `child_group` is the request's key of the children, `child_kind` their kind, `resolve` how
+    the config and pull secrets are found (docs/decisions.md §7, §8). A namespaced kind's
+    children live in the parent's namespace, and its children are keyed `namespace/name`.
+    """
+
+    kind: str
+    child_group: str
+    child_kind: str
+    resolve: Resolve
+
+    def children(self, request: SyncRequest) -> ChildKind:
+        """The kind and namespace of this parent's children."""
+        return ChildKind(self.child_kind, request.parent.namespace or None)
 
 
 @dataclass(frozen=True)
@@ -158,6 +188,7 @@ class Prepared:
     """A sync that is due to scan: everything `scan_filters` and `answer` need."""
 
     request: SyncRequest
+    kind: SourceKind
     spec: SourceSpec
     related: Related
     record: ScanRecord
@@ -169,15 +200,18 @@ class Prepared:
     pruned: bool = False
 
 
-def observed_models(request: SyncRequest) -> dict[str, Mapping[str, Any]]:
-    """The observed children by name, each carrying its key as `metadata.name`.
+def observed_models(request: SyncRequest, kind: SourceKind) -> dict[str, Mapping[str, Any]]:
+    """The observed children by name, each carrying its name as `metadata.name`.
 
-    Metacontroller keys children by name and deletes every key the answer does not name, so the
-    key is the name to answer with; an object without it (no API server sends one) must not come
-    back nameless, and so be deleted.
+    Metacontroller keys children by name (`namespace/name` for a namespaced parent in v2) and
+    deletes every child the answer does not name, so the key, less the parent's namespace, is the
+    name to answer with: answering `team-a/x` would create an invalid name and leave the real
+    model out. An object without it (no API server sends one) must not come back nameless.
     """
+    prefix = f"{request.parent.namespace}/" if request.parent.namespace else None
     observed: dict[str, Mapping[str, Any]] = {}
-    for name, child in request.children_of(MODEL_GROUP).items():
+    for key, child in request.children_of(kind.child_group).items():
+        name = key.removeprefix(prefix) if prefix else key
         metadata = child.get("metadata")
         if is_object(metadata) and metadata.get("name") == name:
             observed[name] = child
@@ -187,17 +221,17 @@ def observed_models(request: SyncRequest) -> dict[str, Mapping[str, Any]]:
     return observed
 
 
-def kept_children(existing: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def kept_children(existing: Mapping[str, Mapping[str, Any]], of: ChildKind) -> list[dict[str, Any]]:
     """Every observed child, as the answer must carry it back."""
-    return [kept_child(existing[name]) for name in sorted(existing)]
+    return [kept_child(existing[name], of) for name in sorted(existing)]
 
 
-def _related_identity(obj: Mapping[str, Any] | None, version: str) -> object:
+def related_identity(obj: Mapping[str, Any] | None, version: str) -> object:
     """uid and one version field of the metadata: enough to notice a change, free of content.
 
-    A Secret gets a new resourceVersion only when it changes. An AIMClusterConfig also gets one
-    whenever its own controller writes its status, so it enters by `generation` (its spec): else
-    every config status write would cost each source using it a registry scan.
+    A Secret gets a new resourceVersion only when it changes. A config also gets one whenever
+    its own controller writes its status, so it enters by `generation` (its spec): else every
+    config status write would cost each source using it a registry scan.
     """
     if obj is None:
         return None
@@ -207,16 +241,66 @@ def _related_identity(obj: Mapping[str, Any] | None, version: str) -> object:
     return [metadata.get("uid"), metadata.get(version)]
 
 
-def resolve_related(
-    request: SyncRequest, spec: SourceSpec, operator_namespace: str, requested: Sequence[str]
-) -> Related:
-    """The config the source names (or `default`) and the pull secrets to scan with.
+@dataclass(frozen=True)
+class PullSecrets:
+    """The pull secrets a scan uses: the keychain, how many were named, what went wrong, and
+    each Secret's identity (uid and resourceVersion, for the fingerprint)."""
 
-    The source's own pull secrets come first, then the resolved config's (docs/decisions.md §7),
-    so the source's credential wins for a host both name. The customize hook asks for the
-    config's secrets by the names the last sync recorded (`requested`): one the config names
-    that was not asked for yet arrives with the next sync, whose changed fingerprint scans again.
+    keychain: Keychain
+    count: int
+    problems: list[str]
+    identities: dict[SecretRef, object]
+
+
+def config_secret_names(
+    named: Sequence[str], own: Sequence[SecretRef], namespace: str
+) -> tuple[str, ...]:
+    """The pull secrets a config names, to be read from `namespace`: valid names only, none the
+    source already names there, bounded as `status.scan.configPullSecrets` is."""
+    return tuple(
+        name
+        for name in dict.fromkeys(named)
+        if is_secret_name(name) and SecretRef(namespace, name) not in own
+    )[:MAX_CONFIG_PULL_SECRETS]
+
+
+def load_secrets(
+    lookup: Callable[[SecretRef], Mapping[str, Any] | None],
+    own: Sequence[SecretRef],
+    config: Sequence[SecretRef],
+    origin: str,
+    requested: Collection[str],
+) -> PullSecrets:
+    """The source's own pull secrets, then its config's (`origin` names the config), each
+    looked up by `lookup` in its own namespace only.
+
+    The source's come first, so its credential wins for a host both name (docs/decisions.md
+    §7). The customize hook asks for the config's secrets by the names the last sync recorded
+    (`requested`): one the config names that was not asked for yet arrives with the next sync,
+    whose changed fingerprint scans again.
     """
+    problems: list[str] = []
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    identities: dict[SecretRef, object] = {}
+    for ref, of in [*((ref, "") for ref in own), *((ref, f" (of {origin})") for ref in config)]:
+        secret = lookup(ref)
+        identities[ref] = related_identity(secret, "resourceVersion")
+        if secret is not None:
+            found.append((ref.name, secret))
+        elif of and ref.name not in requested:
+            problems.append(f'secret "{ref.name}"{of} is asked for; it arrives with the next sync')
+        else:
+            problems.append(f'secret "{ref.name}"{of} not found in namespace {ref.namespace}')
+    keychain, secret_problems = keychain_from_secrets(found)
+    problems.extend(str(p) for p in secret_problems)
+    return PullSecrets(keychain, len(own) + len(config), problems, identities)
+
+
+def resolve_related(
+    request: SyncRequest, spec: SourceSpec, operator_namespace: str, record: ScanRecord
+) -> Related:
+    """An AIMClusterModelSource's config (the one it names, or `default`) and pull secrets,
+    all of them in the operator namespace."""
     config_name = spec.config_name or DEFAULT_CONFIG
     config = request.related_object(CONFIG_GROUP, "", config_name)
     config_missing = None
@@ -225,33 +309,24 @@ def resolve_related(
         config_missing = f'failed to get AIMClusterConfig "{config_name}": not found'
     else:
         conditions = [config_condition(config_name, config is not None)]
+    own = [SecretRef(operator_namespace, name) for name in spec.image_pull_secrets]
     named = pull_secret_names(config.get("spec")) if config is not None else ()
-    config_secrets = tuple(
-        name for name in named if is_secret_name(name) and name not in spec.image_pull_secrets
-    )[:MAX_CONFIG_PULL_SECRETS]
-
-    problems: list[str] = []
-    found: list[tuple[str, Mapping[str, Any]]] = []
-    identities: dict[str, object] = {}
-    for name, origin in [
-        *((name, "") for name in spec.image_pull_secrets),
-        *((name, f' (of AIMClusterConfig "{config_name}")') for name in config_secrets),
-    ]:
-        secret = request.related_object(SECRET_GROUP, operator_namespace, name)
-        identities[f"secret/{name}"] = _related_identity(secret, "resourceVersion")
-        if secret is not None:
-            found.append((name, secret))
-        elif origin and name not in requested:
-            problems.append(f'secret "{name}"{origin} is asked for; it arrives with the next sync')
-        else:
-            problems.append(f'secret "{name}"{origin} not found in namespace {operator_namespace}')
-    keychain, secret_problems = keychain_from_secrets(found)
-    problems.extend(str(p) for p in secret_problems)
-    identities[f"config/{config_name}"] = _related_identity(config, "generation")
+    config_secrets = config_secret_names(named, own, operator_namespace)
+    secrets = load_secrets(
+        lambda ref: request.related_object(SECRET_GROUP, ref.namespace, ref.name),
+        own,
+        [SecretRef(operator_namespace, name) for name in config_secrets],
+        f'AIMClusterConfig "{config_name}"',
+        record.config_pull_secrets,
+    )
+    identities: dict[str, object] = {
+        f"secret/{ref.name}": identity for ref, identity in secrets.identities.items()
+    }
+    identities[f"config/{config_name}"] = related_identity(config, "generation")
     return Related(
-        keychain=keychain,
-        secret_count=len(spec.image_pull_secrets) + len(config_secrets),
-        secret_problems=problems,
+        keychain=secrets.keychain,
+        secret_count=secrets.count,
+        secret_problems=secrets.problems,
         config_conditions=conditions,
         config_missing=config_missing,
         fingerprint=fingerprint(request.parent.spec, identities),
@@ -259,23 +334,29 @@ def resolve_related(
     )
 
 
-def prepare(request: SyncRequest, now: datetime, operator_namespace: str) -> Prepared | SyncResult:
+CLUSTER_SOURCE = SourceKind("AIMClusterModelSource", MODEL_GROUP, KIND, resolve_related)
+
+
+def prepare(
+    request: SyncRequest, now: datetime, operator_namespace: str, kind: SourceKind = CLUSTER_SOURCE
+) -> Prepared | SyncResult:
     """What a due scan needs, or the whole answer when this sync does not scan."""
     parent = request.parent
-    existing = observed_models(request)
+    existing = observed_models(request, kind)
+    children = kind.children(request)
     if parent.deleting:
         # Metacontroller deletes the children itself (ownerReferences); scanning would be waste.
-        return kept_answer(request, existing, None, DELETING)
+        return kept_answer(request, existing, children, None, DELETING)
     try:
         spec = parse_spec(parent.spec)
     except SpecError as error:
         conditions = failure_conditions(INVALID_SPEC, str(error))
-        return not_scanned(request, existing, now, conditions, INVALID_SPEC_OUTCOME)
+        return not_scanned(request, existing, children, now, conditions, INVALID_SPEC_OUTCOME)
     record = read_scan_record(parent.status)
-    related = resolve_related(request, spec, operator_namespace, record.config_pull_secrets)
+    related = kind.resolve(request, spec, operator_namespace, record)
     if related.config_missing is not None:
         conditions = config_missing_conditions(related.config_missing)
-        return not_scanned(request, existing, now, conditions, CONFIG_MISSING)
+        return not_scanned(request, existing, children, now, conditions, CONFIG_MISSING)
     interval = spec.sync_interval_seconds
     rebuilt = record_from_status(parent.status, related.fingerprint, parent.generation, interval)
     known = rebuilt or record
@@ -286,10 +367,11 @@ def prepare(request: SyncRequest, now: datetime, operator_namespace: str) -> Pre
     recreate = recreate_at(known, len(existing), interval)
     recreating = not due and recreate is not None and now >= recreate
     if not due and not recreating:
-        return kept_answer(request, existing, resync_after(known, now, recreate), NOT_DUE)
+        return kept_answer(request, existing, children, resync_after(known, now, recreate), NOT_DUE)
     progress = None if rebuilt else continuing(record, related.fingerprint)
     return Prepared(
         request,
+        kind,
         spec,
         related,
         known,
@@ -303,11 +385,12 @@ def prepare(request: SyncRequest, now: datetime, operator_namespace: str) -> Pre
 def kept_answer(
     request: SyncRequest,
     existing: Mapping[str, Mapping[str, Any]],
+    of: ChildKind,
     resync: float | None,
     outcome: str,
 ) -> SyncResult:
     """No scan: the status received, with `discoveredModels` the models of this very answer."""
-    children = kept_children(existing)
+    children = kept_children(existing, of)
     status = {**request.parent.status, "discoveredModels": len(children)}
     return SyncResult(SyncResponse(status, children, resync or 0.0), outcome=outcome)
 
@@ -397,7 +480,10 @@ def scan_filters(
     filter_results = merge_results(filters, progress, results)
 
     template = ChildTemplate(
-        prepared.request.parent.name, spec.image_pull_secrets, spec.config_name
+        prepared.request.parent.name,
+        spec.image_pull_secrets,
+        spec.config_name,
+        prepared.kind.children(prepared.request),
     )
     plan = plan_models(
         template,
@@ -463,6 +549,7 @@ def answer(prepared: Prepared, findings: ScanFindings, now: datetime) -> SyncRes
         answered=len(plan.children),
         recreate_attempts=prepared.record.recreate_attempts + 1 if prepared.recreating else 0,
         config_pull_secrets=related.config_secrets,
+        config_kind=related.config_kind,
     )
     conditions = [
         *with_note(
@@ -500,13 +587,14 @@ def answer(prepared: Prepared, findings: ScanFindings, now: datetime) -> SyncRes
 def not_scanned(
     request: SyncRequest,
     existing: Mapping[str, Mapping[str, Any]],
+    of: ChildKind,
     now: datetime,
     conditions: list[Condition],
     outcome: str,
 ) -> SyncResult:
     """Failed without a scan: children kept, counts and bookkeeping carried over."""
     parent = request.parent
-    children = kept_children(existing)
+    children = kept_children(existing, of)
     previous = parent.status
     limit = previous_condition(previous, LIMIT_CONDITION) or limit_condition(len(children), 0)
     scan = None
@@ -536,15 +624,22 @@ def run_sync(
     scan: ScanFunction,
     now: datetime,
     operator_namespace: str,
+    kind: SourceKind = CLUSTER_SOURCE,
     explain_exclusions: bool = False,
     may_scan: MayScan = always,
 ) -> SyncResult:
     """prepare, scan, answer."""
-    prepared = prepare(request, now, operator_namespace)
+    prepared = prepare(request, now, operator_namespace, kind)
     if isinstance(prepared, SyncResult):
         return prepared
     if not may_scan():
         # Status and bookkeeping unchanged: the scan stays due, and runs when a slot is free.
-        return kept_answer(request, prepared.existing, NO_SCAN_SLOT_RESYNC_SECONDS, NO_SCAN_SLOT)
+        return kept_answer(
+            request,
+            prepared.existing,
+            kind.children(request),
+            NO_SCAN_SLOT_RESYNC_SECONDS,
+            NO_SCAN_SLOT,
+        )
     findings = scan_filters(prepared, scan, now, explain_exclusions=explain_exclusions)
     return answer(prepared, findings, now)

@@ -50,12 +50,25 @@ class FilterResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ChildKind:
+    """The kind of model a source owns, and where: an AIMClusterModelSource's AIMClusterModels
+    are cluster-scoped (`namespace` None), an AIMModelSource's AIMModels live in its namespace."""
+
+    kind: str = KIND
+    namespace: str | None = None
+
+
+CLUSTER_MODEL = ChildKind()
+
+
+@dataclass(frozen=True, slots=True)
 class ChildTemplate:
     """What every created model shares, taken from the source."""
 
     source_name: str
     image_pull_secrets: tuple[str, ...] = ()
     config_name: str | None = None
+    child: ChildKind = CLUSTER_MODEL
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ def ordered_images(outcomes: Sequence[FilterResult]) -> list[ImageRef]:
     return ordered
 
 
-def kept_child(child: Mapping[str, Any]) -> dict[str, Any]:
+def kept_child(child: Mapping[str, Any], of: ChildKind = CLUSTER_MODEL) -> dict[str, Any]:
     """An existing child as we return it: the same object, minus server-owned fields.
 
     Under OnDelete nothing is updated anyway; under InPlace returning what is there is a no-op.
@@ -124,6 +137,8 @@ def kept_child(child: Mapping[str, Any]) -> dict[str, Any]:
     raw = child.get("metadata")
     metadata: Mapping[str, Any] = raw if is_object(raw) else {}
     kept_meta: dict[str, Any] = {"name": metadata.get("name")}
+    if of.namespace:
+        kept_meta["namespace"] = of.namespace
     labels = metadata.get("labels")
     if labels and is_object(labels):
         kept_meta["labels"] = labels  # shared, not copied: neither side is changed after this
@@ -136,7 +151,7 @@ def kept_child(child: Mapping[str, Any]) -> dict[str, Any]:
             kept_meta["annotations"] = annotations
     kept: dict[str, Any] = {
         "apiVersion": child.get("apiVersion") or API_VERSION,
-        "kind": child.get("kind") or KIND,
+        "kind": child.get("kind") or of.kind,
         "metadata": kept_meta,
     }
     if "spec" in child:
@@ -175,17 +190,21 @@ def source_label_value(source_name: str) -> str:
 
 
 def new_child(name: str, image: ImageRef, template: ChildTemplate) -> dict[str, Any]:
-    """The AIMClusterModel for one image, exactly as DECISIONS §4 describes."""
+    """The model for one image, exactly as docs/decisions.md §4 describes (an AIMModel in the
+    source's namespace for a namespaced source, docs/decisions.md §8)."""
     spec: dict[str, Any] = {"image": image.spec_image()}
     if template.image_pull_secrets:
         spec["imagePullSecrets"] = [{"name": n} for n in template.image_pull_secrets]
     if template.config_name:
         spec["configName"] = template.config_name
+    metadata: dict[str, Any] = {"name": name}
+    if template.child.namespace:
+        metadata["namespace"] = template.child.namespace
     return {
         "apiVersion": API_VERSION,
-        "kind": KIND,
+        "kind": template.child.kind,
         "metadata": {
-            "name": name,
+            **metadata,
             "labels": {
                 LABEL_SOURCE: source_label_value(template.source_name),
                 LABEL_AUTO_CREATED: "true",
@@ -332,7 +351,7 @@ def plan_models(
     compatible name can equal (`collision_free_name`); `notes` report it, and report images
     dropped for being outside the reference grammar.
     """
-    children = {name: kept_child(child) for name, child in existing.items()}
+    children = {name: kept_child(child, template.child) for name, child in existing.items()}
     owners = {name: child_identity(child) for name, child in existing.items()}
     known = {identity for identity in owners.values() if identity is not None}
     unannotated = {name for name, identity in owners.items() if identity is None}

@@ -31,6 +31,9 @@ MAX_RETRY_AFTER_SECONDS = 86400.0
 MAX_RESYNC_SECONDS = 365 * 86400.0
 # The most pull secret names of a config the bookkeeping carries (the CRD's bound too).
 MAX_CONFIG_PULL_SECRETS = 64
+NAMESPACE_CONFIG = "AIMNamespaceConfig"
+CLUSTER_CONFIG = "AIMClusterConfig"
+CONFIG_KINDS = (NAMESPACE_CONFIG, CLUSTER_CONFIG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class ScanRecord:
     recreate_attempts: int = 0
     # The config's pull secrets, for the customize hook, which sees only the source.
     config_pull_secrets: tuple[str, ...] = ()
+    # The kind of config those secrets belong to (namespaced sources only): where they live.
+    config_kind: str | None = None
 
 
 def fingerprint(spec: object, related: Mapping[str, object]) -> str:
@@ -149,6 +154,7 @@ def read_scan_record(status: Mapping[str, Any]) -> ScanRecord:
         answered=_count(raw.get("answeredModels")),
         recreate_attempts=_count(raw.get("recreateAttempts")) or 0,
         config_pull_secrets=config_pull_secrets(raw),
+        config_kind=config_kind(raw),
     )
 
 
@@ -162,6 +168,13 @@ def config_pull_secrets(scan: object) -> tuple[str, ...]:
         if isinstance(name, str) and is_secret_name(name) and name not in names:
             names.append(name)
     return tuple(names[:MAX_CONFIG_PULL_SECRETS])
+
+
+def config_kind(scan: object) -> str | None:
+    """`configKind` of a received `status.scan`: which kind of config a namespaced source last
+    resolved, one of CONFIG_KINDS, else None (nothing known)."""
+    raw = scan.get("configKind") if isinstance(scan, Mapping) else None
+    return raw if raw in CONFIG_KINDS else None
 
 
 def record_from_status(
@@ -222,6 +235,8 @@ def scan_record_json(record: ScanRecord) -> dict[str, Any]:
         out["recreateAttempts"] = record.recreate_attempts
     if record.config_pull_secrets:
         out["configPullSecrets"] = list(record.config_pull_secrets)
+    if record.config_kind:
+        out["configKind"] = record.config_kind
     return out
 
 

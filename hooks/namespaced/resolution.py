@@ -13,6 +13,7 @@ from typing import Any
 
 from hooks.conditions import Condition
 from hooks.metacontroller import ObjectMap
+from hooks.modelsource.schedule import CLUSTER_CONFIG, NAMESPACE_CONFIG
 from hooks.namespaced.tenancy import (
     CLUSTER_CONFIG_GROUP,
     DEFAULT_CONFIG,
@@ -26,9 +27,10 @@ from hooks.namespaced.tenancy import (
 class ResolvedConfig:
     """Which config a namespaced source uses, and what its status says about it.
 
-    `config` is the resolved object (None when neither exists); `secrets` the pull secrets it
-    names and the namespace they are read from; `missing` the Failure message when an explicit
-    name exists nowhere (the sync then stops before scanning, its children kept).
+    `config` is the resolved object (None when neither exists) and `kind` its kind; `secrets`
+    the pull secrets it names and the namespace they are read from; `missing` the Failure
+    message when an explicit name exists nowhere (the sync then stops before scanning, its
+    children kept).
     """
 
     name: str
@@ -36,6 +38,7 @@ class ResolvedConfig:
     secrets: ConfigSecrets | None
     condition: Condition
     missing: str | None = None
+    kind: str | None = None
 
 
 def resolve_namespaced_config(
@@ -63,6 +66,7 @@ def resolve_namespaced_config(
                 "ConfigFound",
                 f'Using AIMNamespaceConfig "{name}" in namespace "{namespace}"',
             ),
+            kind=NAMESPACE_CONFIG,
         )
     cluster = related.get(CLUSTER_CONFIG_GROUP, {}).get(name)
     if cluster is not None:
@@ -71,6 +75,7 @@ def resolve_namespaced_config(
             cluster,
             ConfigSecrets.of(cluster, operator_namespace),
             Condition("ConfigResolved", "True", "ConfigFound", f'Using AIMClusterConfig "{name}"'),
+            kind=CLUSTER_CONFIG,
         )
     if explicit_name:
         missing = (

@@ -23,9 +23,9 @@ from jsonschema.protocols import Validator
 
 from tests.hooks.wire import (
     API_VERSION,
-    MODEL_GROUP,
     RULE_GROUPS,
     Object,
+    children_by_name,
     customize_request,
     encode,
     observed_child,
@@ -40,6 +40,7 @@ SYNC_SCHEMA = "metacontroller/sync-response.schema.json"
 CUSTOMIZE_SCHEMA = "metacontroller/customize-response.schema.json"
 CRD_FILES = {
     "AIMClusterModelSource": "crds/aimclustermodelsources.yaml",
+    "AIMModelSource": "crds/aimmodelsources.yaml",
     "AIMClusterConfig": "crds/aimclusterconfigs.yaml",
     "AIMNamespaceConfig": "crds/aimnamespaceconfigs.yaml",
 }
@@ -80,16 +81,20 @@ def check_sync_answer(request: Mapping[str, Any], reply: Mapping[str, Any]) -> N
     """Everything a sync answer must satisfy, whatever the request was."""
     errors = [e.message for e in response_schema(SYNC_SCHEMA).iter_errors(reply)]
     assert not errors, errors
-    names = child_names(reply)
+    parent = request["parent"]
+    # A namespaced parent's children are AIMModels in its namespace, keyed `namespace/name` (v2).
+    namespace = parent["metadata"].get("namespace")
+    kind = "AIMModel" if namespace else "AIMClusterModel"
+    prefix = f"{namespace}/" if namespace else ""
+    names = [prefix + name for name in child_names(reply)]
     assert len(names) == len(set(names)), "a child is returned twice"
-    observed = request.get("children", {}).get(MODEL_GROUP) or {}
+    observed = request.get("children", {}).get(f"{kind}.{API_VERSION}") or {}
     missing = sorted(set(observed) - set(names))
     assert not missing, f"observed children missing from the answer (would be deleted): {missing}"
-    parent = request["parent"]
     for child in reply.get("children") or []:
         metadata = child["metadata"]
-        assert "namespace" not in metadata, f"cluster-scoped child with a namespace: {child}"
-        assert child["apiVersion"] == API_VERSION and child["kind"] == "AIMClusterModel"
+        assert metadata.get("namespace") == namespace, f"child in the wrong namespace: {child}"
+        assert child["apiVersion"] == API_VERSION and child["kind"] == kind
         owner = (metadata.get("labels") or {}).get("controller-uid")
         assert owner in (None, parent["metadata"]["uid"]), f"foreign controller-uid: {child}"
         assert "status" not in child
@@ -203,6 +208,10 @@ class Metacontroller:
     cluster: list[Object] | None = None
     # An API server whose CRD lacks `status.scan` drops it on every status write.
     prunes_scan: bool = False
+    # A ResourceQuota on the children's count: a creation beyond it is refused (recorded in
+    # `refused`), and the child never exists.
+    quota: int | None = None
+    refused: list[str] = field(default_factory=list)
     _serial: int = 0
     _changed: bool = False
 
@@ -212,20 +221,25 @@ class Metacontroller:
         return cls(
             hook,
             copy.deepcopy(request["parent"]),
-            copy.deepcopy(dict(request["children"].get(MODEL_GROUP) or {})),
+            copy.deepcopy(children_by_name(request)),
             copy.deepcopy(dict(request["related"])),
         )
 
     def request(self) -> Object:
         """The sync request for the current state."""
         if self.cluster is not None:
-            answer = self.hook.customize(customize_request(self.parent), "/customize/modelsource")
+            answer = self.hook.customize(customize_request(self.parent), self._path("customize"))
             self.related = select_related(answer["relatedResources"], self.cluster)
         return sync_request(self.parent, self.children, self.related)
 
+    def _path(self, hook: str) -> str:
+        """The hook's route: the namespaced source's for a parent with a namespace."""
+        namespaced = bool(self.parent["metadata"].get("namespace"))
+        return f"/{hook}/{'namespaced-modelsource' if namespaced else 'modelsource'}"
+
     def sync(self) -> dict[str, Any]:
         """One sync: request, answer, apply; the answer is also appended to `replies`."""
-        reply = self.hook.sync(self.request())
+        reply = self.hook.sync(self.request(), self._path("sync"))
         self.replies.append(reply)
         self._changed = self._apply(reply)
         return reply
@@ -238,6 +252,10 @@ class Metacontroller:
             self.deleted.append(name)
             changed = True
         for name, child in desired.items():
+            full = self.quota is not None and len(self.children) >= self.quota
+            if name not in self.children and full:
+                self.refused.append(name)
+                continue
             if name not in self.children:
                 self._serial += 1
                 self.children[name] = observed_child(child, self.parent, self._serial)

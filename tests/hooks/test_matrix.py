@@ -1,6 +1,7 @@
 """Every filter form on every registry kind and every sync path: the seams, as a generated matrix.
 
-One cell is (filter form, registry kind, sync path). The service's own sync (`sync_source`, with
+One cell is (filter form, registry kind, sync path, source kind). The service's own sync
+(`sync_source`, with
 the real scanner) runs against the real `docker-registry` and the Docker Hub and GitHub API
 look-alikes of tests/harness, and every cell asserts the models, the status and that no observed
 child is dropped. Where `preview` answers the same question (a first scan, an invalid spec, a
@@ -8,8 +9,14 @@ missing config, a registry down) the cell runs it too and it must agree with the
 
 The expected images are written out here from the product rules (filters, versions, exclusions),
 not computed by the code under test; only model names come from `model_name`. Registries and API
-servers are shared by the module, and each (form, kind) pair's first scan is made once, so the
-312 cells stay well under a minute.
+servers are shared by the module, and each (form, kind, source kind) first scan is made once, so
+the 312 cells of cluster sources stay well under a minute.
+
+The namespaced source (AIMModelSource, docs/decisions.md §8) runs every registry kind and every
+sync path too, over NAMESPACED_FORMS: the forms that take different scan paths (one repository,
+a digest, a wildcard, exclusions, a registry override). The source kind changes only where the
+config and secrets come from and what the children look like, never the scan, so the other forms
+would add a third of a minute and no seam.
 """
 
 import copy
@@ -25,9 +32,11 @@ import pytest
 import yaml
 
 from hooks.metacontroller import parse_sync_request
-from hooks.modelsource.controller import sync_source
+from hooks.modelsource.controller import CLUSTER_SOURCE, SourceKind, sync_source
 from hooks.modelsource.naming import model_name
 from hooks.modelsource.spec import parse_spec
+from hooks.namespaced.source import NAMESPACED_SOURCE
+from hooks.namespaced.tenancy import NAMESPACE_CONFIG_GROUP
 from hooks.preview import PreviewInputError, SourceManifest, preview_source, read_manifests
 from hooks.registry.config import RegistrySettings
 from hooks.registry.credentials import Keychain
@@ -40,14 +49,18 @@ from tests.hooks.conftest import GITHUB_TOKEN, GITHUB_USER, PUBLIC_IMAGES, START
 from tests.hooks.expected import condition
 from tests.hooks.wire import (
     CONFIG_GROUP,
-    MODEL_GROUP,
+    SECRET_GROUP,
+    children_by_name,
     login,
+    model_group,
     observed_child,
     related,
     secret,
-    source,
     sync_request,
 )
+from tests.hooks.wire import source as cluster_source
+from tests.namespaced.objects import in_namespace
+from tests.namespaced.objects import source as namespaced_source
 
 NAMESPACE = "kaiwo-system"
 CLOSED = "http://127.0.0.1:9"
@@ -148,6 +161,40 @@ FORMS: dict[str, Form] = {
         spec={"versions": [">=0.9.0"]},
     ),
 }
+NAMESPACED_FORMS = ("repository", "repo@digest", "wildcard", "exclude-glob", "registry-override")
+TEAM = "team-matrix"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A source kind: where its source and secrets live (`namespace` empty: a cluster source)."""
+
+    name: str
+    kind: SourceKind
+    namespace: str = ""
+
+    def source(self, spec: dict[str, Any]) -> dict[str, Any]:
+        if self.namespace:
+            return namespaced_source(self.namespace, "matrix", spec)
+        return cluster_source("matrix", spec)
+
+    def secret(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """A pull secret where this kind's sources read theirs."""
+        return in_namespace(obj, self.namespace) if self.namespace else obj
+
+    def missing_config(self, name: str) -> str:
+        if self.namespace:
+            return (
+                f'failed to get AIMNamespaceConfig "{name}" in namespace "{self.namespace}" or '
+                f'AIMClusterConfig "{name}": not found'
+            )
+        return f'failed to get AIMClusterConfig "{name}": not found'
+
+
+SCOPES = {
+    "cluster": Scope("cluster", CLUSTER_SOURCE),
+    "namespaced": Scope("namespaced", NAMESPACED_SOURCE, TEAM),
+}
 PATHS = (
     "first-scan",
     "not-due",
@@ -180,7 +227,7 @@ class World:
     hub: DockerHubApi
     github: GitHubApi
     digest: str
-    first: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = field(
+    first: dict[tuple[str, str, str], tuple[dict[str, Any], dict[str, Any]]] = field(
         default_factory=dict
     )
 
@@ -232,8 +279,11 @@ def spec_of(world: World, form: Form, kind: Kind) -> dict[str, Any]:
     return spec
 
 
-def secrets_of(kind: Kind) -> list[dict[str, Any]]:
-    return [secret(name, login("ghcr.io", GITHUB_USER, GITHUB_TOKEN)) for name in kind.pull_secrets]
+def secrets_of(kind: Kind, scope: Scope) -> list[dict[str, Any]]:
+    return [
+        scope.secret(secret(name, login("ghcr.io", GITHUB_USER, GITHUB_TOKEN)))
+        for name in kind.pull_secrets
+    ]
 
 
 def expected_models(world: World, form: Form, kind: Kind) -> set[str]:
@@ -245,11 +295,13 @@ def sync(
 ) -> tuple[dict[str, Any], bool]:
     """The service's answer (as JSON) and whether it scanned."""
     before = scan.calls
+    namespaced = bool(request["parent"]["metadata"].get("namespace"))
     result = sync_source(
         parse_sync_request(copy.deepcopy(request)),
         scan=scan,
         now=START + timedelta(minutes=minutes),
         operator_namespace=NAMESPACE,
+        kind=NAMESPACED_SOURCE if namespaced else CLUSTER_SOURCE,
     )
     return result.response.to_json(), scan.calls > before
 
@@ -259,7 +311,7 @@ def fed_back(
 ) -> dict[str, Any]:
     """The next request after Metacontroller applied `answer`: children created, status written."""
     parent = copy.deepcopy(request["parent"])
-    observed = request["children"][MODEL_GROUP]
+    observed = children_by_name(request)
     children = {
         child["metadata"]["name"]: observed.get(child["metadata"]["name"])
         or observed_child(child, parent, serial)
@@ -276,26 +328,36 @@ def names(answer: dict[str, Any]) -> set[str]:
 
 
 def keeps_every_child(request: dict[str, Any], answer: dict[str, Any]) -> bool:
-    return set(request["children"][MODEL_GROUP]) <= names(answer)
+    return set(children_by_name(request)) <= names(answer)
 
 
-def first_scan(world: World, form_name: str, kind: Kind) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The first request and the service's answer to it, made once per (form, kind)."""
-    key = (form_name, kind.name)
+def first_scan(
+    world: World, form_name: str, kind: Kind, scope: Scope
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first request and the service's answer to it, made once per (form, kind, scope)."""
+    key = (form_name, kind.name, scope.name)
     if key not in world.first:
         spec = spec_of(world, FORMS[form_name], kind)
-        groups = [CONFIG_GROUP, *(["Secret.v1"] if kind.pull_secrets else [])]
-        request = sync_request(source("matrix", spec), {}, related(groups, secrets_of(kind)))
+        groups = [
+            CONFIG_GROUP,
+            *([NAMESPACE_CONFIG_GROUP] if scope.namespace else []),
+            *([SECRET_GROUP] if kind.pull_secrets else []),
+        ]
+        objects = related(groups, secrets_of(kind, scope))
+        request = sync_request(scope.source(spec), {}, objects)
         answer, _ = sync(request, CountingScan(world.settings()))
         world.first[key] = (request, answer)
     return world.first[key]
 
 
-def preview_of(world: World, spec: dict[str, Any], kind: Kind, settings: RegistrySettings) -> Any:
-    manifest = SourceManifest("matrix", parse_spec(spec), source("matrix", spec))
+def preview_of(spec: dict[str, Any], kind: Kind, scope: Scope, settings: RegistrySettings) -> Any:
+    document = scope.source(spec)
+    manifest = SourceManifest(
+        "matrix", parse_spec(spec), document, document["kind"], scope.namespace
+    )
     return preview_source(
         manifest,
-        secrets_of(kind),
+        secrets_of(kind, scope),
         scan=CountingScan(settings),
         now=START,
         operator_namespace=NAMESPACE,
@@ -303,17 +365,24 @@ def preview_of(world: World, spec: dict[str, Any], kind: Kind, settings: Registr
 
 
 def cells() -> Iterator[Any]:
-    for form_name in FORMS:
-        for kind in KINDS:
-            for path in PATHS:
-                yield pytest.param(form_name, kind, path, id=f"{form_name}-{kind}-{path}")
+    for scope in SCOPES:
+        forms = NAMESPACED_FORMS if scope == "namespaced" else FORMS
+        for form_name in forms:
+            for kind in KINDS:
+                for path in PATHS:
+                    suffix = "" if scope == "cluster" else f"-{scope}"
+                    yield pytest.param(
+                        form_name, kind, path, scope, id=f"{form_name}-{kind}-{path}{suffix}"
+                    )
 
 
-@pytest.mark.parametrize(("form_name", "kind_name", "path"), list(cells()))
-def test_cell(world: World, form_name: str, kind_name: str, path: str, tmp_path: Path) -> None:
-    form, kind = FORMS[form_name], KINDS[kind_name]
+@pytest.mark.parametrize(("form_name", "kind_name", "path", "scope_name"), list(cells()))
+def test_cell(
+    world: World, form_name: str, kind_name: str, path: str, scope_name: str, tmp_path: Path
+) -> None:
+    form, kind, scope = FORMS[form_name], KINDS[kind_name], SCOPES[scope_name]
     expected = expected_models(world, form, kind)
-    request, first = first_scan(world, form_name, kind)
+    request, first = first_scan(world, form_name, kind, scope)
     assert names(first) == expected
     assert first["status"]["status"] == "Ready"
     assert first["status"]["discoveredModels"] == len(expected)
@@ -322,7 +391,7 @@ def test_cell(world: World, form_name: str, kind_name: str, path: str, tmp_path:
     settled = fed_back(request, first)
 
     if path == "first-scan":
-        report = preview_of(world, request["parent"]["spec"], kind, world.settings())
+        report = preview_of(request["parent"]["spec"], kind, scope, world.settings())
         assert {row.model for row in report.images if row.mark == "new"} == names(first)
         ready = condition(first["status"], "Ready")
         assert (report.status, report.reason, report.message) == (
@@ -350,7 +419,8 @@ def test_cell(world: World, form_name: str, kind_name: str, path: str, tmp_path:
         assert answer["status"]["availableModels"] == len(expected)
     elif path == "deleted-by-hand":
         victim = sorted(expected)[0]
-        del settled["children"][MODEL_GROUP][victim]
+        prefix = f"{scope.namespace}/" if scope.namespace else ""
+        del settled["children"][model_group(settled["parent"])][prefix + victim]
         answer, scanned = sync(settled, scan, minutes=30)
         assert scanned
         assert answer["status"]["status"] == "Ready"
@@ -359,10 +429,10 @@ def test_cell(world: World, form_name: str, kind_name: str, path: str, tmp_path:
         settled["parent"]["metadata"]["generation"] = 2
         answer, scanned = sync(settled, scan, minutes=1)
         assert not scanned
-        message = 'failed to get AIMClusterConfig "production": not found'
+        message = scope.missing_config("production")
         assert answer["status"]["status"] == "Failed"
         assert condition(answer["status"], "Failure")["message"] == message
-        report = preview_of(world, settled["parent"]["spec"], kind, world.settings())
+        report = preview_of(settled["parent"]["spec"], kind, scope, world.settings())
         assert (report.status, report.message) == ("Failed", message)
     elif path == "invalid-spec":
         settled["parent"]["spec"]["maxModels"] = 0
@@ -381,7 +451,7 @@ def test_cell(world: World, form_name: str, kind_name: str, path: str, tmp_path:
         assert scanned
         assert answer["status"]["status"] == "Failed"
         assert condition(answer["status"], "Ready")["reason"] == "AllFiltersFailed"
-        report = preview_of(world, settled["parent"]["spec"], kind, down)
+        report = preview_of(settled["parent"]["spec"], kind, scope, down)
         assert report.status == "Failed"
     elif path == "bookkeeping-pruned":
         del settled["parent"]["status"]["scan"]
@@ -397,6 +467,8 @@ def test_cell(world: World, form_name: str, kind_name: str, path: str, tmp_path:
     assert keeps_every_child(settled, answer)
     assert names(answer) >= expected
     assert answer["status"]["discoveredModels"] == len(answer["children"])
+    for child in answer["children"]:
+        assert child["metadata"].get("namespace", "") == scope.namespace
 
 
 def write_source(directory: Path, parent: dict[str, Any]) -> Path:

@@ -27,6 +27,8 @@ SOURCE_UID = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 CONFIG_UID = "0c4b7a21-93e5-4d1f-8b6a-5e2f1d3c4b5a"
 CREATED = "2026-08-20T09:05:12Z"
 SOURCE_CONTROLLER = "aim-clustermodelsource-controller"
+NAMESPACED_SOURCE_CONTROLLER = "aim-modelsource-controller"
+NAMESPACED_MODEL_GROUP = "AIMModel.aim.silogen.ai/v1alpha1"
 CONFIG_CONTROLLER = "aim-clusterconfig-controller"
 # Which group key of `related` a customize rule fills (api.GroupVersionKind.MarshalText()).
 RULE_GROUPS = {
@@ -232,6 +234,30 @@ def _envelope(controller_name: str, parent_resource: str, children: bool) -> Obj
     return doc
 
 
+def _source_envelope(parent: Mapping[str, Any]) -> Object:
+    """The controller of a model source: the AIMModelSource one for a namespaced parent."""
+    if not parent["metadata"].get("namespace"):
+        return _envelope(SOURCE_CONTROLLER, "aimclustermodelsources", children=True)
+    doc = _envelope(NAMESPACED_SOURCE_CONTROLLER, "aimmodelsources", children=True)
+    doc["controller"]["spec"]["childResources"][0]["resource"] = "aimmodels"
+    return doc
+
+
+def model_group(parent: Mapping[str, Any]) -> str:
+    """The children's group key: AIMModel for a namespaced parent, else AIMClusterModel."""
+    return NAMESPACED_MODEL_GROUP if parent["metadata"].get("namespace") else MODEL_GROUP
+
+
+def children_by_name(request: Mapping[str, Any]) -> dict[str, Any]:
+    """A sync request's observed models by name (v2 keys a namespaced parent's `namespace/name`)."""
+    parent = request["parent"]
+    namespace = parent["metadata"].get("namespace")
+    observed = request["children"].get(model_group(parent)) or {}
+    return {
+        key.removeprefix(f"{namespace}/") if namespace else key: c for key, c in observed.items()
+    }
+
+
 def sync_request(
     parent: Mapping[str, Any],
     children: Mapping[str, Mapping[str, Any]] | None = None,
@@ -239,10 +265,13 @@ def sync_request(
     *,
     finalizing: bool = False,
 ) -> Object:
-    """A model-source sync request: parent, observed children by name, related objects."""
-    doc = _envelope(SOURCE_CONTROLLER, "aimclustermodelsources", children=True)
+    """A model-source sync request: parent, observed children, related objects, as v2 sends
+    them: children given by name are keyed `namespace/name` for a namespaced parent."""
+    doc = _source_envelope(parent)
     doc["parent"] = sorted_keys(parent)
-    doc["children"] = {MODEL_GROUP: sorted_keys(dict(children or {}))}
+    namespace = parent["metadata"].get("namespace")
+    keyed = {f"{namespace}/{k}" if namespace else k: c for k, c in (children or {}).items()}
+    doc["children"] = {model_group(parent): sorted_keys(keyed)}
     doc["related"] = sorted_keys(related_objects or {})
     doc["finalizing"] = finalizing
     return doc
@@ -265,7 +294,7 @@ def customize_request(parent: Mapping[str, Any], *, config_hook: bool = False) -
     doc = (
         _envelope(CONFIG_CONTROLLER, "aimclusterconfigs", children=False)
         if config_hook
-        else _envelope(SOURCE_CONTROLLER, "aimclustermodelsources", children=True)
+        else _source_envelope(parent)
     )
     return {"controller": doc["controller"], "parent": sorted_keys(parent)}
 

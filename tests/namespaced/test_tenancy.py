@@ -14,16 +14,13 @@ from hooks.metacontroller import (
     parse_namespaced_customize_request,
     parse_namespaced_sync_request,
 )
+from hooks.modelsource.pipeline import PullSecrets, load_secrets
 from hooks.namespaced.tenancy import (
-    MODEL_GROUP,
     SECRET_GROUP,
     ConfigSecrets,
     SecretRef,
     customize_namespaced_source,
-    load_pull_secrets,
     namespaced_object,
-    observed_models,
-    pull_secret_refs,
 )
 from tests.hooks import wire
 from tests.hooks.emulator import select_related
@@ -43,8 +40,13 @@ SPEC = {
 }
 
 
-def customize(namespace: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    body = wire.customize_request(source(namespace, "models", spec))
+def customize(
+    namespace: str, spec: dict[str, Any], scan: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    parent = source(namespace, "models", spec)
+    if scan is not None:
+        parent["status"] = {"scan": scan}
+    body = wire.customize_request(parent)
     request = parse_namespaced_customize_request(body)
     rules: list[dict[str, Any]] = customize_namespaced_source(request, OPERATOR).to_json()[
         "relatedResources"
@@ -52,7 +54,18 @@ def customize(namespace: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return rules
 
 
-def test_customize_asks_for_configs_by_name_and_secrets_of_two_namespaces_only() -> None:
+CONFIGS = [
+    {
+        "apiVersion": "aim.silogen.ai/v1alpha1",
+        "resource": "aimnamespaceconfigs",
+        "namespace": "team-a",
+        "names": ["team"],
+    },
+    {"apiVersion": "aim.silogen.ai/v1alpha1", "resource": "aimclusterconfigs", "names": ["team"]},
+]
+
+
+def test_customize_asks_for_configs_and_the_source_s_own_secrets_by_name() -> None:
     assert customize("team-a", SPEC) == [
         {
             "apiVersion": "aim.silogen.ai/v1alpha1",
@@ -65,9 +78,43 @@ def test_customize_asks_for_configs_by_name_and_secrets_of_two_namespaces_only()
             "resource": "aimclusterconfigs",
             "names": ["team"],
         },
-        {"apiVersion": "v1", "resource": "secrets", "namespace": "team-a", "names": []},
-        {"apiVersion": "v1", "resource": "secrets", "namespace": OPERATOR, "names": []},
+        {
+            "apiVersion": "v1",
+            "resource": "secrets",
+            "namespace": "team-a",
+            "names": ["team-registry", "shared-secret"],
+        },
     ]
+
+
+def test_customize_asks_for_a_namespace_config_s_recorded_secrets_in_the_namespace() -> None:
+    scan = {"configKind": "AIMNamespaceConfig", "configPullSecrets": ["ns-pull", "shared-secret"]}
+    assert customize("team-a", SPEC, scan) == [
+        *CONFIGS,
+        {
+            "apiVersion": "v1",
+            "resource": "secrets",
+            "namespace": "team-a",
+            "names": ["team-registry", "shared-secret", "ns-pull"],
+        },
+    ]
+
+
+def test_customize_asks_the_operator_namespace_only_for_a_cluster_config_s_secrets() -> None:
+    scan = {"configKind": "AIMClusterConfig", "configPullSecrets": ["cluster-pull"]}
+    assert customize("team-a", {"filters": [{"image": "x/y"}], "configName": "team"}, scan) == [
+        *CONFIGS,
+        {
+            "apiVersion": "v1",
+            "resource": "secrets",
+            "namespace": OPERATOR,
+            "names": ["cluster-pull"],
+        },
+    ]
+    # Recorded names without a kind (or with another) are asked for nowhere.
+    for kind in (None, "Secret", "AIMClusterModelSource"):
+        unknown = {"configKind": kind, "configPullSecrets": ["cluster-pull"]}
+        assert customize("team-a", {"configName": "team"}, unknown) == CONFIGS
 
 
 def test_customize_asks_for_the_default_config_when_none_is_named() -> None:
@@ -84,16 +131,18 @@ def test_customize_asks_for_the_default_config_when_none_is_named() -> None:
         None,
     ],
 )
-def test_no_rule_is_namespace_free_or_names_a_tenant_namespace(spec: Any) -> None:
+def test_no_rule_is_namespace_free_or_asks_the_operator_for_a_spec_s_secret(spec: Any) -> None:
     """Whatever the spec: every namespaced rule carries the source's or the operator namespace
-    (a rule without one matches any namespace), and no Secret name written by the tenant."""
+    (a rule without one matches any namespace), no rule asks for every Secret (`names: []`),
+    and a Secret name the tenant wrote in its spec is asked for in its namespace only."""
     for rule in customize("team-a", spec):
         if rule["resource"] == "aimclusterconfigs":
             assert "namespace" not in rule
         else:
             assert rule["namespace"] in ("team-a", OPERATOR), rule
         if rule["resource"] == "secrets":
-            assert rule["names"] == []
+            assert rule["names"]
+            assert rule["namespace"] == "team-a"
 
 
 def test_a_secret_of_another_team_never_reaches_the_sync() -> None:
@@ -108,50 +157,43 @@ def test_a_secret_of_another_team_never_reaches_the_sync() -> None:
     spec = {**SPEC, "imagePullSecrets": [{"name": "only-in-b"}]}
     delivered = select_related(customize("team-a", spec), cluster)
     keys = {key for group in delivered.values() for key in group}
-    assert keys == {"team-a/team-registry", f"{OPERATOR}/dockerhub-pull-secret"}
+    assert keys == set()
 
-    loaded = load_pull_secrets(delivered, pull_secret_refs(("only-in-b",), "team-a", None))
-    assert loaded.found == ()
-    assert loaded.problems == ('secret "only-in-b" not found in namespace team-a',)
+    loaded = load(delivered, [SecretRef("team-a", "only-in-b")])
+    assert loaded.problems[0] == 'secret "only-in-b" not found in namespace team-a'
+
+
+def load(delivered: wire.Object, own: list[SecretRef]) -> PullSecrets:
+    """The pull secrets a namespaced sync loads: each by its exact `namespace/name` key."""
+    return load_secrets(
+        lambda ref: namespaced_object(delivered, SECRET_GROUP, ref.namespace, ref.name),
+        own,
+        [SecretRef(OPERATOR, "cluster-pull")],
+        'AIMClusterConfig "team"',
+        ["cluster-pull"],
+    )
 
 
 def test_a_source_naming_an_operator_secret_gets_not_found_in_its_namespace() -> None:
-    delivered = related([secret(OPERATOR, "dockerhub-pull-secret")])
-    refs = pull_secret_refs(("dockerhub-pull-secret",), "team-a", None)
-    assert refs == (SecretRef("team-a", "dockerhub-pull-secret"),)
-    loaded = load_pull_secrets(delivered, refs)
-    assert loaded.problems == ('secret "dockerhub-pull-secret" not found in namespace team-a',)
-
-
-def test_secrets_of_the_source_come_first_then_the_config_s_each_once() -> None:
-    refs = pull_secret_refs(
-        ("team-registry", "shared"),
-        "team-a",
-        ConfigSecrets(OPERATOR, ("cluster-pull", "team-registry")),
+    delivered = related(
+        [secret(OPERATOR, "dockerhub-pull-secret"), secret(OPERATOR, "cluster-pull")]
     )
-    assert refs == (
-        SecretRef("team-a", "team-registry"),
-        SecretRef("team-a", "shared"),
-        SecretRef(OPERATOR, "cluster-pull"),
-        SecretRef(OPERATOR, "team-registry"),
-    )
-    local = pull_secret_refs(("a", "b"), "team-a", ConfigSecrets("team-a", ("b", "c")))
-    assert local == (SecretRef("team-a", "a"), SecretRef("team-a", "b"), SecretRef("team-a", "c"))
+    loaded = load(delivered, [SecretRef("team-a", "dockerhub-pull-secret")])
+    assert loaded.problems == ['secret "dockerhub-pull-secret" not found in namespace team-a']
 
 
 def test_loaded_secrets_keep_keychain_order_and_name_what_is_missing() -> None:
     delivered = related(
         [secret("team-a", "team-registry"), secret(OPERATOR, "cluster-pull", "docker.io")]
     )
-    refs = (
+    loaded = load(delivered, [SecretRef("team-a", "team-registry"), SecretRef("team-a", "gone")])
+    assert list(loaded.identities) == [
         SecretRef("team-a", "team-registry"),
         SecretRef("team-a", "gone"),
         SecretRef(OPERATOR, "cluster-pull"),
-    )
-    loaded = load_pull_secrets(delivered, refs)
-    assert [name for name, _ in loaded.found] == ["team-registry", "cluster-pull"]
-    assert [obj["metadata"]["namespace"] for _, obj in loaded.found] == ["team-a", OPERATOR]
-    assert loaded.problems == ('secret "gone" not found in namespace team-a',)
+    ]
+    assert loaded.identities[SecretRef("team-a", "gone")] is None
+    assert loaded.problems == ['secret "gone" not found in namespace team-a']
 
 
 def test_lookup_takes_only_the_v2_key_of_that_namespace() -> None:
@@ -169,13 +211,6 @@ def test_config_secrets_are_read_leniently_from_its_spec() -> None:
     config = cluster_config("team", {"imagePullSecrets": [{"name": "a"}, {}, "b", {"name": "a"}]})
     assert ConfigSecrets.of(config, OPERATOR) == ConfigSecrets(OPERATOR, ("a",))
     assert ConfigSecrets.of({"spec": None}, "team-a") == ConfigSecrets("team-a", ())
-
-
-def test_observed_models_are_keyed_by_name_and_none_is_dropped() -> None:
-    child = {"apiVersion": "aim.silogen.ai/v1alpha1", "kind": "AIMModel", "metadata": {}}
-    children = {"team-a/model-1": child, "team-a/model-2": child, "odd/model-3": child}
-    assert list(observed_models(children, "team-a")) == ["model-1", "model-2", "odd/model-3"]
-    assert MODEL_GROUP == "AIMModel.aim.silogen.ai/v1alpha1"
 
 
 @pytest.mark.parametrize("namespace", [None, "", 7])

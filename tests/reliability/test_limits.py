@@ -55,7 +55,18 @@ from tests.reliability.planted import Planted
 from tests.reliability.scenarios import PRIMARY, REGISTRY_SECRET, SCENARIOS, sync_case
 from tests.web.hook_requests import source_sync
 
-HOOK_PATHS = ("/sync/modelsource", "/customize/modelsource", "/sync/config", "/customize/config")
+# Each hook's path, and the namespace of the parent its body carries (namespaced hooks refuse a
+# parent without one).
+HOOK_PATHS = {
+    "/sync/modelsource": None,
+    "/customize/modelsource": None,
+    "/sync/config": None,
+    "/customize/config": None,
+    "/sync/namespaced-modelsource": "team-a",
+    "/customize/namespaced-modelsource": "team-a",
+    "/sync/namespaceconfig": "team-a",
+    "/customize/namespaceconfig": "team-a",
+}
 LIMIT = 64 * 1024
 TOKEN = "hook-token-7c2f9d41e0"
 BULK = "bulk/many-tags"
@@ -86,9 +97,13 @@ def messages(reply: dict[str, Any]) -> tuple[str, str]:
 # --- the request body limit ------------------------------------------------------------------
 
 
-def padded(size: int) -> bytes:
-    """A well-formed sync request padded (inside a label value) to exactly `size` bytes."""
-    request = sync_request(source("models", {"filters": []}), {}, related([CONFIG_GROUP]))
+def padded(size: int, namespace: str | None = None) -> bytes:
+    """A well-formed sync request padded (inside a label value) to exactly `size` bytes; its
+    parent in `namespace` when given."""
+    parent = source("models", {"filters": []})
+    if namespace is not None:
+        parent["metadata"]["namespace"] = namespace
+    request = sync_request(parent, {}, related([CONFIG_GROUP]))
     base = len(encode(request))
     request["parent"]["metadata"]["labels"] = {"pad": ""}
     request["parent"]["metadata"]["labels"]["pad"] = "x" * (size - len(encode(request)))
@@ -101,10 +116,10 @@ def test_a_body_over_the_limit_is_a_json_413_on_every_hook_and_one_at_the_limit_
     serve: Serve, world: World
 ) -> None:
     hook = serve(Settings(registry=world.registry_settings(), max_request_bytes=LIMIT))
-    for path in HOOK_PATHS:
-        served = hook.post(path, padded(LIMIT))
+    for path, namespace in HOOK_PATHS.items():
+        served = hook.post(path, padded(LIMIT, namespace))
         assert served.status_code == 200, (path, served.text)
-        refused = hook.post(path, padded(LIMIT + 1))
+        refused = hook.post(path, padded(LIMIT + 1, namespace))
         assert refused.status_code == 413, (path, refused.text)
         assert refused.headers["content-type"] == "application/json"
         assert refused.json()["error"]
@@ -127,8 +142,8 @@ def test_a_streamed_body_over_the_limit_is_never_served(serve: Serve, world: Wor
         assert response.status_code == 413, (path, response.text)
         assert response.json()["error"]
     # A chunked body under the limit is read whole and answered.
-    small = padded(LIMIT // 2)
-    for path in HOOK_PATHS:
+    for path, namespace in HOOK_PATHS.items():
+        small = padded(LIMIT // 2, namespace)
         response = hook.http.post(
             path,
             content=iter([small[:100], small[100:]]),
@@ -427,6 +442,8 @@ def guarded() -> Any:
 
 def a_request(path: str) -> bytes:
     parent = source("models", {"filters": []})
+    if HOOK_PATHS[path] is not None:
+        parent["metadata"]["namespace"] = HOOK_PATHS[path]
     return encode(customize_request(parent) if "customize" in path else sync_request(parent))
 
 
