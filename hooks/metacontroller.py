@@ -1,6 +1,6 @@
 """Metacontroller's webhook wire format: requests parsed once into dataclasses, responses built.
 
-Contract: shared/metacontroller/contract.md (v4.17.2). Children and related objects are keyed
+Contract: docs/metacontroller.md (Metacontroller v4.17.2). Children and related objects are keyed
 `Kind.group/version`, then by name (`name` for cluster-scoped objects, `namespace/name` for
 namespaced ones in v2, and `name` in v1 when the namespace is the parent's); both are understood.
 Responses carry exactly the keys strict mode allows, with integers as integers.

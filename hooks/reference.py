@@ -62,7 +62,7 @@ class ImageRef:
     digest: str | None = None
 
     def spec_image(self) -> str:
-        """The image as an AIMClusterModel's `spec.image` names it (DECISIONS §4).
+        """The image as an AIMClusterModel's `spec.image` names it (docs/decisions.md §4).
 
         Docker Hub images are written without the registry (`repo:tag`), others with it
         (`registry/repo:tag`). A digest is the identity of a pinned image, so it replaces the tag

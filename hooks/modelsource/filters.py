@@ -1,4 +1,4 @@
-"""Image filters: which repositories and tags of which registry a source selects (DECISIONS §1).
+"""Image filters: which repositories and tags a source selects (docs/decisions.md §1).
 
 `build_filters` turns each `spec.filters` entry into an `ImageFilter` (what to list and how to
 match it) or a `FilterError` (why that filter cannot run). It never raises: one malformed filter

@@ -1,4 +1,4 @@
-"""Names of the AIMClusterModels a source creates (DECISIONS §4).
+"""Names of the AIMClusterModels a source creates (docs/decisions.md §4).
 
 The name must be the one the Go implementation gives the same image, so that a cluster can move
 to these hooks without duplicating its models: `{repository}-{tag}-{hash}`, each part cleaned

@@ -1,9 +1,9 @@
 """Which AIMClusterModels a source should own after this sync: the append-only plan.
 
 A pure function of the spec, what each filter found and the children that exist. Existing
-children are always kept, whatever the filters now say (DECISIONS §4); `maxModels` limits only
-creation; new images are considered in filter order, then repository, then newest first, so that
-when the limit bites the newest images are the ones created.
+children are always kept, whatever the filters now say (docs/decisions.md §4); `maxModels` limits
+only creation; new images are considered in filter order, then repository, then newest first, so
+that when the limit bites the newest images are the ones created.
 """
 
 from __future__ import annotations

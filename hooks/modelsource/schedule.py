@@ -1,10 +1,10 @@
 """When a sync scans the registries, and the bookkeeping in `status.scan` that decides it.
 
-Metacontroller calls the sync hook on every change and after every status write (DECISIONS §6),
-so a scan runs only when one is due: never scanned, inputs changed (a fingerprint of the spec and
-the related objects' identities), the interval passed, a failed attempt's backoff passed, or a scan
-that hit its deadline is still in progress. Everything here is a pure function of the status it is
-given and the clock value passed in.
+Metacontroller calls the sync hook on every change and after every status write (docs/decisions.md
+§6), so a scan runs only when one is due: never scanned, inputs changed (a fingerprint of the spec
+and the related objects' identities), the interval passed, a failed attempt's backoff passed, or a
+scan that hit its deadline is still in progress. Everything here is a pure function of the status it
+is given and the clock value passed in.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The AIMClusterModelSource status as a pure function (DECISIONS §5).
+"""The AIMClusterModelSource status as a pure function (docs/decisions.md §5).
 
 Metacontroller writes the status back and calls us again; any needless difference loops
 forever. So: conditions in a fixed order, messages built only from the inputs, timestamps

@@ -1,6 +1,6 @@
 """Version constraints on image tags: node-semver ranges with `includePrerelease`, and tag versions.
 
-DECISIONS §2 makes the semantics exactly those of node-semver's
+docs/decisions.md §2 makes the semantics exactly those of node-semver's
 `satisfies(version, range, {includePrerelease: true})`. node-semver defines its range grammar by a
 pipeline of regular-expression rewrites (hyphen ranges, whitespace trimming, `^`, `~`, x-ranges,
 `*`) that turns a range into plain comparators, and many of its edge cases (`> =1.2.3` is
@@ -13,8 +13,8 @@ expressions, JavaScript's whitespace and `$` semantics, and the same limits (ver
 SemVer 2.0.0 precedence from the `semver` package.
 
 The reference is node-semver 7.8.6 (pinned in `tests/differential/package.json`), not 7.7: the
-conformance table of DECISIONS §2 carries the 7.8 fixes (`~1.2` admits `1.2.0-rc` like `1.2.x`;
-`^0.2.3` no longer admits `0.2.3-rc`), and `test_versions_differential.py` checks the port
+conformance table of docs/decisions.md §2 carries the 7.8 fixes (`~1.2` admits `1.2.0-rc` like
+`1.2.x`; `^0.2.3` no longer admits `0.2.3-rc`), and `test_versions_differential.py` checks the port
 against that package itself. 7.8.6 replaced the comparator-trim regex by an equivalent scanner
 for speed; the regex is kept here. One difference is deliberate: numeric prerelease identifiers
 above 2^53 - 1 (`1.0.0-9007199254740993`) compare exactly here, where node compares them as
@@ -153,8 +153,8 @@ _STAR: Final = re.compile(_safe(r"(<|>)?=?\s*\*"))
 class InvalidConstraintError(ValueError):
     """A version constraint that node-semver would reject (`validRange` returns null).
 
-    DECISIONS §2 makes it that filter's error, with the constraint quoted, instead of silently
-    matching everything as the Go implementation does.
+    docs/decisions.md §2 makes it that filter's error, with the constraint quoted, instead of
+    silently matching everything as the Go implementation does.
     """
 
     def __init__(self, constraint: str, reason: str) -> None:
@@ -201,7 +201,7 @@ class Constraints:
     """A parsed list of version constraints, AND-ed, ready to test any number of tags.
 
     An empty list admits every tag that is a version: a non-version tag is never admitted
-    (DECISIONS §2), so `admits(tag)` always implies `tag_version(tag) is not None`.
+    (docs/decisions.md §2), so `admits(tag)` always implies `tag_version(tag) is not None`.
     """
 
     constraints: tuple[str, ...]
@@ -212,7 +212,8 @@ class Constraints:
         version = tag_version(tag)
         if version is None:
             return False
-        # Plain loops: this is the scan's hot path, and generator expressions made it 3x slower.
+        # Plain loops: this is the scan's hot path, and generator expressions were several
+        # times slower (bench/README.md).
         for alternatives in self.ranges:
             for conjunction in alternatives:
                 if _passes_all(conjunction, version):
@@ -251,7 +252,7 @@ def satisfies(tag: str, constraints: list[str]) -> bool:
 
 @lru_cache(maxsize=65536)
 def tag_version(tag: str) -> semver.Version | None:
-    """The SemVer 2.0.0 version a tag names, or None when it names none (DECISIONS §2).
+    """The SemVer 2.0.0 version a tag names, or None when it names none (docs/decisions.md §2).
 
     One lowercase leading `v` is allowed (`v1.2.3` is 1.2.3), exactly as node-semver's strict
     parser allows it; `latest`, `1.2`, `01.2.3`, `V1.2.3` and `vv1.2.3` are not versions. Like
@@ -281,7 +282,8 @@ _END_OF_PRERELEASE: Final = 2  # after every identifier key: a longer prerelease
 
 
 def newest_first_key(tag: str) -> SortKey:
-    """Sort key for DECISIONS §1's tag order: versions newest first, then other tags by name.
+    """Sort key for docs/decisions.md §1's tag order: versions newest first, then other tags by
+    name.
 
     Tags of equal precedence (`v1.0.0` and `1.0.0`, or builds `1.0.0+a` and `1.0.0+b`) are
     ordered by the tag string, so the order is total and the same on every sync.

@@ -125,9 +125,10 @@ class RegistrySettings:
     def ssl_context(self) -> ssl.SSLContext:
         """System trust plus the operator's extra CA bundle, if any.
 
-        Loading the system roots costs ~20 ms of CPU, a fifth of a small scan, so a context is
-        built once and shared by every scan (OpenSSL contexts are safe to share between threads);
-        a CA bundle that changes on disk (a remounted Secret or ConfigMap) is loaded again.
+        Loading the system roots costs a noticeable share of a small scan's CPU
+        (bench/README.md), so a context is built once and shared by every scan (OpenSSL contexts
+        are safe to share between threads); a CA bundle that changes on disk (a remounted Secret
+        or ConfigMap) is loaded again.
         OSError when the bundle cannot be read, ssl.SSLError when it holds no usable certificate.
         """
         version = None

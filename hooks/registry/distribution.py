@@ -37,7 +37,7 @@ from hooks.registry.transport import (
 )
 
 # Without an explicit Accept, distribution 404s OCI manifests and down-converts Docker schema2 to
-# schema1 with another digest (RECIPE §4).
+# schema1 with another digest (docs/testing-registry.md §4).
 MANIFEST_ACCEPT = ", ".join(
     [
         "application/vnd.oci.image.manifest.v1+json",
@@ -280,7 +280,8 @@ class DistributionClient:
 
 
 def _string_list(doc: object, key: str, what: str) -> list[str]:
-    """`doc[key]` as a list of strings; `null` or absent is an empty list (RECIPE §4)."""
+    """`doc[key]` as a list of strings; `null` or absent is an empty list (docs/testing-registry.md
+    §4)."""
     if not isinstance(doc, dict):
         raise ProtocolError(f"{what}: the answer is not a JSON object")
     values = doc.get(key)

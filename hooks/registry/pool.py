@@ -1,10 +1,10 @@
 """httpx's API over aiohttp's connection pool: the client and transport of every registry request.
 
 Our code is written against httpx (requests, responses, exceptions); this module is the only one
-that knows aiohttp is underneath. httpcore's pool and its per-request machinery cost ~1.3 ms of
-CPU per registry request, which made a 200-repository scan CPU-bound at twice the network's time;
-aiohttp parses HTTP in C and keeps its idle connections per host in a queue, ~0.4 ms per request
-through httpx (bench/README.md, "Client CPU per request").
+that knows aiohttp is underneath. httpcore's pool and its per-request machinery made a
+200-repository scan CPU-bound; aiohttp parses HTTP in C and keeps its idle connections per host
+in a queue, a fraction of the CPU per request through httpx (bench/README.md, "Client CPU per
+request").
 
 What stays httpx's job, and the transport must not take over:
 

@@ -1,8 +1,8 @@
 """An HTTP/1.1 reverse proxy injecting registry faults: statuses, drops, resets, stalls, paging.
 
-`tc netem` is not available on the test machines (RECIPE §8), and faults must be deterministic
-anyway, so the proxy sits between a client and a real registry. It runs its own asyncio loop in a
-thread; the test thread changes the rules at any time with `set_rules`.
+`tc netem` is not available on the test machines (docs/testing-registry.md §8), and faults must be
+deterministic anyway, so the proxy sits between a client and a real registry. It runs its own
+asyncio loop in a thread; the test thread changes the rules at any time with `set_rules`.
 
 A rule is a dict: `match` (regex searched in "METHOD /path?query"), `action`, and per action
 `status`, `retry_after`, `headers`, `body`, `ms`, `host`, `page_size`; `times` (apply to the

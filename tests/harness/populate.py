@@ -5,8 +5,9 @@ manifest digests are a pure function of (repository, tag, labels, format). Tests
 the expected digest of any image without asking the registry.
 
 Populating 200 repositories over HTTP costs about 20 s; writing distribution's storage layout
-straight to disk before the registry starts costs about 2 s (RECIPE §3), so `write_layout` is the
-default and `push_image` is kept for tests that add images while the registry runs.
+straight to disk before the registry starts costs about 2 s (docs/testing-registry.md §3), so
+`write_layout` is the default and `push_image` is kept for tests that add images while the registry
+runs.
 """
 
 import gzip
@@ -37,7 +38,7 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 # Without an explicit, complete Accept list distribution 2.8 answers 404 for OCI manifests and
-# silently down-converts Docker schema2 to schema1 (RECIPE §4).
+# silently down-converts Docker schema2 to schema1 (docs/testing-registry.md §4).
 MANIFEST_ACCEPT = ", ".join([OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_LIST])
 
 LABEL_VERSION = "org.opencontainers.image.version"
@@ -226,7 +227,8 @@ def _semver(rng: random.Random) -> str:
 
 
 def _synthetic_tag(rng: random.Random) -> str:
-    """One tag drawn from the families a model repository really has (RECIPE §3)."""
+    """One tag drawn from the families a model repository really has (docs/testing-registry.md
+    §3)."""
     kind = rng.choices(
         ("semver", "v", "rc", "beta", "latest", "dev", "nightly", "sha", "build"),
         weights=(40, 10, 8, 6, 3, 3, 10, 10, 5),
@@ -344,7 +346,8 @@ def _upload_blob(
 ) -> None:
     """POST + PUT upload unless the repository already links the blob.
 
-    Distribution 2.8 does not support the single-POST monolithic upload (RECIPE §3).
+    Distribution 2.8 does not support the single-POST monolithic upload (docs/testing-registry.md
+    §3).
     """
     url = f"{base}/v2/{repository}/blobs/{item.digest}"
     if client.head(url, headers=headers).status_code == 200:

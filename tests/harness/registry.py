@@ -2,7 +2,8 @@
 
 Our registry clients must be tested against the real thing, not a look-alike: its pagination,
 content negotiation, auth challenges and error bodies are what production registries descend
-from. It starts in about 40 ms with storage on tmpfs (RECIPE §2), so tests may start their own.
+from. It starts in about 40 ms with storage on tmpfs (docs/testing-registry.md §2), so tests may
+start their own.
 """
 
 import os
@@ -85,7 +86,8 @@ class _Workdir:
 
 
 def scratch_root() -> Path | None:
-    """tmpfs (/dev/shm) when writable: storage there is 7x faster than ext4 (RECIPE §3)."""
+    """tmpfs (/dev/shm) when writable: storage there is 7x faster than ext4
+    (docs/testing-registry.md §3)."""
     shm = Path("/dev/shm")
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
 

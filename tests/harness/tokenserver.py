@@ -4,7 +4,8 @@ It speaks both forms a client may use (distribution `docs/spec/auth/token.md` an
 `GET /token?service=&scope=` with optional Basic credentials, and the OAuth2 `POST /token` form
 (`grant_type=password` or `refresh_token`). Tokens are RS256 JWTs assembled by hand, carrying the
 signing certificate in `x5c` so that distribution 2.8 can check them against `rootcertbundle`
-(RECIPE §5). Every request is recorded so tests can assert which credentials went where.
+(docs/testing-registry.md §5). Every request is recorded so tests can assert which credentials went
+where.
 """
 
 import base64

@@ -1,8 +1,8 @@
 """What the product documentation says the hooks produce, written out independently of hooks/.
 
 Only the model name is computed by the code under test (`model_name`, which has its own tests
-against the Go implementation's names); everything else is spelled out here from DECISIONS §4
-and §5.
+against the Go implementation's names); everything else is spelled out here from docs/decisions.md
+§4 and §5.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,7 +27,7 @@ def model(
     pull_secrets: Sequence[str] = (),
     config_name: str | None = None,
 ) -> Object:
-    """The AIMClusterModel a source creates for one image (DECISIONS §4)."""
+    """The AIMClusterModel a source creates for one image (docs/decisions.md §4)."""
     registry, repository, tag = image
     spec: Object = {"image": spec_image(registry, repository, tag)}
     if pull_secrets:

@@ -2,8 +2,8 @@
 
 A config is Ready when every Secret it names exists in the operator namespace, is of type
 kubernetes.io/dockerconfigjson and parses, and its storage class exists; otherwise Degraded with
-one condition per problem (DECISIONS §7). Related objects arrive as Metacontroller sends them:
-Secrets under `Secret.v1` keyed `kaiwo-system/NAME`, StorageClasses under
+one condition per problem (docs/decisions.md §7). Related objects arrive as Metacontroller sends
+them: Secrets under `Secret.v1` keyed `kaiwo-system/NAME`, StorageClasses under
 `StorageClass.storage.k8s.io/v1` keyed by name.
 """
 

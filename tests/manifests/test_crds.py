@@ -323,7 +323,7 @@ def test_source_rejects_invalid_objects(
 
 
 def test_source_status_the_hook_writes_is_accepted(crds: dict[str, dict[str, Any]]) -> None:
-    """A full status, bookkeeping included, as DECISIONS §5 and §6 describe it."""
+    """A full status, bookkeeping included, as docs/decisions.md §5 and §6 describe it."""
     status = {
         "status": "Progressing",
         "discoveredModels": 100,

@@ -1,4 +1,5 @@
-"""Image filters: what each filter form selects (hooks/modelsource/filters.py, DECISIONS §1)."""
+"""Image filters: what each filter form selects (hooks/modelsource/filters.py, docs/decisions.md
+§1)."""
 
 import pytest
 from hypothesis import given

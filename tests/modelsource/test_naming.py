@@ -1,4 +1,4 @@
-"""AIMClusterModel names (hooks/modelsource/naming.py, DECISIONS §4)."""
+"""AIMClusterModel names (hooks/modelsource/naming.py, docs/decisions.md §4)."""
 
 import hashlib
 import re

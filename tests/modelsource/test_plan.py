@@ -1,4 +1,4 @@
-"""The append-only plan (hooks/modelsource/plan.py, DECISIONS §1 order and §4 children)."""
+"""The append-only plan (hooks/modelsource/plan.py, docs/decisions.md §1 order and §4 children)."""
 
 import copy
 import re
@@ -52,7 +52,7 @@ def existing(*children: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {child["metadata"]["name"]: child for child in children}
 
 
-# The children: exactly the object DECISIONS §4 describes.
+# The children: exactly the object docs/decisions.md §4 describes.
 
 
 def test_new_child_is_exactly_the_decided_object():
@@ -151,7 +151,7 @@ def test_long_source_name_label_stays_a_valid_label_value():
     assert other_label != label
 
 
-# Union, de-duplication and order (DECISIONS §1).
+# Union, de-duplication and order (docs/decisions.md §1).
 
 
 def test_image_matched_by_several_filters_is_one_model():
@@ -238,7 +238,7 @@ def test_children_come_out_sorted_by_name():
     assert len(plan.children) == 5
 
 
-# maxModels limits creation only (DECISIONS §4).
+# maxModels limits creation only (docs/decisions.md §4).
 
 
 def test_newest_images_are_created_when_the_limit_bites():

@@ -1,4 +1,4 @@
-"""The source's status and conditions (hooks/modelsource/status.py, DECISIONS §5)."""
+"""The source's status and conditions (hooks/modelsource/status.py, docs/decisions.md §5)."""
 
 import json
 import random

@@ -1,4 +1,5 @@
-"""Version constraints and tag versions (hooks/modelsource/versions.py, DECISIONS §1 and §2)."""
+"""Version constraints and tag versions (hooks/modelsource/versions.py, docs/decisions.md §1 and
+§2)."""
 
 import dataclasses
 import json
@@ -341,7 +342,8 @@ def test_empty_constraint_list_admits_every_version_and_nothing_else():
     assert not constraints.admits("latest")
 
 
-# --- Newest first (DECISIONS §1) ------------------------------------------------------------
+# --- Newest first (docs/decisions.md §1)
+# ------------------------------------------------------------
 
 NEWEST_FIRST = [
     "10.0.0",

@@ -1,4 +1,5 @@
-"""Differential tests of hooks/modelsource/versions.py against npm's `semver` (DECISIONS §2).
+"""Differential tests of hooks/modelsource/versions.py against npm's `semver` (docs/decisions.md
+§2).
 
 A seeded generator writes a few thousand (version, range) pairs covering every operator form,
 partial versions, x-ranges, hyphen ranges, `||`, whitespace variants and malformed ranges; one

@@ -29,7 +29,7 @@ SECURE = "secure.test"  # HTTPS with a certificate the hook does not trust
 REGISTRY_SECRET = "registry-creds"
 OTHER_SECRET = "other-creds"
 SYNC_INTERVAL_SECONDS = 3600
-BACKOFF_SECONDS = 30  # the first failed scan's backoff (DECISIONS §6)
+BACKOFF_SECONDS = 30  # the first failed scan's backoff (docs/decisions.md §6)
 EARLIER = "2026-08-20T08:00:00Z"
 
 IMAGES: dict[str, list[str]] = {
