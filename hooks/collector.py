@@ -14,6 +14,9 @@ under way (`running`), pause or not, so that a scan, which may last its whole de
 makes the cyclic garbage, never runs without it. The collector is process-wide and requests
 run in threads: pauses and scans are counted, the last one out restores it, and a collector
 that something else had disabled is left alone.
+
+A pause delays collection, it never loses it: what became garbage meanwhile is collected once
+the last pause ends.
 """
 
 from __future__ import annotations
