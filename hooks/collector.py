@@ -54,14 +54,15 @@ class Collector:
             self._apply()
 
     def pause(self) -> Pause:
-        """A pause that lasts until its `end` (for one spanning a response's life)."""
-        self._count(pauses=1)
-        return Pause(partial(self._count, pauses=-1))
+        """A pause not yet begun: `start` begins it, `end` gives it back (for one that spans a
+        response's life, begun once the request's body is read)."""
+        return Pause(partial(self._count, pauses=1), partial(self._count, pauses=-1))
 
     @contextmanager
     def paused(self) -> Iterator[None]:
         """A pause for the block."""
         held = self.pause()
+        held.start()
         try:
             yield
         finally:
@@ -78,13 +79,23 @@ class Collector:
 
 
 class Pause:
-    """One held pause; `end` gives it back, once however often it is called."""
+    """One pause: held from `start` to `end`, each effective once however often called."""
 
-    def __init__(self, give_back: Callable[[], None]) -> None:
-        self._give_back: Callable[[], None] | None = give_back
+    def __init__(self, take: Callable[[], None], give_back: Callable[[], None]) -> None:
+        self._take: Callable[[], None] | None = take
+        self._give_back: Callable[[], None] | None = None
+        self._pending_give_back = give_back
+
+    def start(self) -> None:
+        """Hold the pause (a second call, or one after `end`, does nothing)."""
+        take, self._take = self._take, None
+        if take is not None:
+            take()
+            self._give_back = self._pending_give_back
 
     def end(self) -> None:
-        """Give the pause back (a second call does nothing)."""
+        """Give the pause back if it was held (a second call does nothing)."""
+        self._take = None
         give_back, self._give_back = self._give_back, None
         if give_back is not None:
             give_back()

@@ -103,6 +103,13 @@ def test_a_refused_request_leaves_the_collector_on(hook: httpx.Client, body: byt
     wait_until(gc.isenabled, "the collector is on again after a 400")
 
 
+def test_a_body_over_the_limit_leaves_the_collector_on() -> None:
+    app = create_app(Settings(max_request_bytes=1024))
+    with WsgiServer(app) as server, httpx.Client(base_url=server.url, timeout=30.0) as http:
+        assert http.post("/sync/modelsource", content=gated_body(10, NOW)).status_code == 413
+    wait_until(gc.isenabled, "the collector is on again after a 413")
+
+
 def test_the_collector_is_on_again_when_the_handler_fails() -> None:
     def failing_clock() -> datetime:
         raise RuntimeError("clock broken")
@@ -120,17 +127,26 @@ def test_overlapping_pauses_resume_the_collector_when_the_last_one_ends() -> Non
     """Requests run in threads: the first to finish must not resume it under the other."""
     collector = Collector()
     first, second = collector.pause(), collector.pause()
+    assert gc.isenabled()  # not begun yet
+    first.start()
+    second.start()
+    second.start()  # a second start takes nothing twice
     assert not gc.isenabled()
     first.end()
     first.end()  # a second end gives nothing back twice
     assert not gc.isenabled()
     second.end()
     assert gc.isenabled()
+    never_begun = collector.pause()
+    never_begun.end()
+    never_begun.start()  # after its end, a pause cannot begin
+    assert gc.isenabled()
 
 
 def test_a_scan_runs_with_the_collector_whatever_the_other_calls_hold() -> None:
     collector = Collector()
     pause = collector.pause()
+    pause.start()
     scanning = threading.Event()
     scan_done = threading.Event()
     seen: list[bool] = []
