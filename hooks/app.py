@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -305,6 +306,9 @@ def create_app(
                 pause.end()
 
             response.call_on_close(release)
+            # A server must close the answer (PEP 3333), but a client that drops it unclosed
+            # (werkzeug's test client) must not leave the process without its collector.
+            weakref.finalize(response, pause.end)
             return response
 
         def respond(call: _Call, pause: Pause) -> tuple[Response, object]:

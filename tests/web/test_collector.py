@@ -120,6 +120,16 @@ def test_the_collector_is_on_again_when_the_handler_fails() -> None:
     wait_until(gc.isenabled, "the collector is on again after a 500")
 
 
+def test_an_answer_dropped_unclosed_leaves_the_collector_on() -> None:
+    """werkzeug's test client never closes an answer (servers must, PEP 3333): the pause ends
+    when the answer is freed instead, not never."""
+    client = create_app(Settings()).test_client()
+    response = client.post("/sync/modelsource", data=gated_body(10, NOW))
+    assert response.status_code == 200
+    del response
+    assert gc.isenabled()
+
+
 # --- the counts, threads apart ----------------------------------------------------------------
 
 
