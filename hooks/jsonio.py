@@ -20,50 +20,12 @@ every object it forwards from int64 and float64 values).
 
 from __future__ import annotations
 
-import gc
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import orjson
 
-
-class _CollectorPause:
-    """No cyclic garbage collection while a body is parsed, then as before.
-
-    A 10,000-child request becomes ~450,000 new objects, none of them in a reference cycle, and
-    the collector, triggered every 700 allocations, walks the growing heap again and again while
-    they are built: 20 of the 120 ms a gated sync takes in process. Pausing it only for the
-    parse keeps that time without the memory cost of a permanently higher threshold (see
-    bench/README.md). The collector is process-wide and requests run in threads: it is paused
-    by the first parse and resumed by the last one to finish, and left alone if something else
-    had disabled it.
-    """
-
-    def __init__(self) -> None:
-        self._parses = 0
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            joined = self._parses > 0 or gc.isenabled()
-            if joined:
-                self._parses += 1
-                gc.disable()
-        try:
-            yield
-        finally:
-            if joined:
-                with self._lock:
-                    self._parses -= 1
-                    if self._parses == 0:
-                        gc.enable()
-
-
-_collector_paused = _CollectorPause()
+from hooks.collector import collector
 
 
 def _refuse_constant(token: str) -> Any:
@@ -97,7 +59,9 @@ def parsed_size_bound(data: bytes) -> int:
 def loads(data: bytes) -> Any:
     """Parse a JSON document; ValueError (or RecursionError) as `json.loads` when it is not one."""
     try:
-        with _collector_paused():
+        # A 10,000-child request becomes ~450,000 new objects, none in a reference cycle, that
+        # the collector would walk again and again while they are built (hooks/collector.py).
+        with collector.paused():
             return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data, parse_constant=_refuse_constant)

@@ -194,16 +194,3 @@ def test_a_collector_someone_else_disabled_stays_disabled() -> None:
     gc.disable()
     jsonio.loads(b"[1]")
     assert not gc.isenabled()
-
-
-@pytest.mark.usefixtures("collector_enabled")
-def test_overlapping_parses_resume_the_collector_when_the_last_one_ends() -> None:
-    """Requests parse in threads: the first to finish must not resume it under the other."""
-    first, second = jsonio._collector_paused(), jsonio._collector_paused()
-    first.__enter__()
-    second.__enter__()
-    assert not gc.isenabled()
-    first.__exit__(None, None, None)
-    assert not gc.isenabled()
-    second.__exit__(None, None, None)
-    assert gc.isenabled()

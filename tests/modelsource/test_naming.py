@@ -85,6 +85,23 @@ def test_parts_are_cleaned_like_go():
     )
 
 
+@pytest.mark.parametrize(
+    ("repository", "tag", "parts"),
+    [
+        ("org_x/model_y", "1_0", "org-x-model-y-1-0"),
+        ("org__x//y", "1.0", "org-x-y-1.0"),
+        ("org/_x", "1..0", "org-x-1-0"),
+        ("org/x-", "-1.0.", "org-x-1.0"),
+    ],
+    ids=["single-separators", "doubled", "mixed-run", "at-the-ends"],
+)
+def test_separators_become_single_dashes_as_in_go(repository, tag, parts):
+    """Parts with single `/`, `_`, `.`, `-` between letters and digits take a shorter path than
+    the others (hooks/modelsource/naming.py `_clean`): both give Go's name."""
+    joined = f'"docker.io"|"{repository}"|"{tag}"'
+    assert model_name("docker.io", repository, tag) == f"{parts}-{go_hash(joined)}"
+
+
 def test_longer_part_is_shortened_first_and_the_repository_on_a_tie():
     assert model_name("docker.io", "a" * 30, "b" * 30) == (
         "aaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbbbbbbbbbbbbbb-fe7804"
