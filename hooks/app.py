@@ -203,8 +203,8 @@ def _read_declared(length: int) -> bytes:
     """A body of declared length, read from the WSGI input in as few reads as it allows.
 
     werkzeug's stream reads 64 KiB at a time, and each read from gunicorn's body copies its
-    buffer: a 13 MB request took 30-33 ms to read that way and 14 ms with one sized read of
-    `wsgi.input` (bench/floor.py). Reading at most the declared length is what WSGI allows on
+    buffer: a large request took about twice as long to read that way as with one sized read of
+    `wsgi.input` (bench/README.md). Reading at most the declared length is what WSGI allows on
     any server; the limit is checked first, as werkzeug would. A body cut short is returned
     short, and fails to parse as a 400.
     """
@@ -313,7 +313,8 @@ def create_app(
 
         def respond(call: _Call, pause: Pause) -> tuple[Response, object]:
             """The answer, and the objects to free once it is sent (not before: the request's
-            ~450,000 objects for 10,000 children, freed first, delayed the answer by 15 ms)."""
+            ~450,000 objects for 10,000 children, freed first, delayed the answer; see
+            bench/README.md)."""
             try:
                 req = parse(_request_json(_body_then(pause), memory_limit))
             except RequestError as exc:

@@ -3,7 +3,7 @@
 A gated sync of 10,000 children builds ~450,000 objects (the parsed body, the kept children, the
 answer), none of them in a reference cycle, and frees them when its answer is sent. With the
 collector on, it walks them again and again as they are built, and once more as each generation
-fills: ~30% of such a sync's time after the parse (bench/README.md, issue 14). A permanently
+fills: a large share of such a sync's time after the parse (bench/README.md). A permanently
 higher threshold was measured to let the cyclic garbage of scans (event loops, TLS contexts,
 HTTP clients) grow a worker's memory by tens of MiB; pausing the collector only around the
 calls that do not scan costs nothing there.
