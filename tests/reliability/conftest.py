@@ -178,8 +178,8 @@ class Figures:
     secret_hits: int = 0
     hostile: Counter[str] = field(default_factory=Counter)
     hostile_registry: dict[str, str] = field(default_factory=dict)
+    hostile_names: list[str] = field(default_factory=list)
     soak: dict[str, Any] = field(default_factory=dict)
-    hostile_registries: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> list[str]:
         """The figures as lines for the terminal."""
@@ -193,13 +193,11 @@ class Figures:
             f"hostile input: {hostile or 'not run'}",
             f"hostile registries: {'' if registries else 'not run'}",
             *registries,
+            f"hostile names: {'' if self.hostile_names else 'not run'}",
+            *(f"  {line}" for line in self.hostile_names),
             f"secrets: {self.texts_searched} texts searched, {self.secret_hits} planted values "
             "found",
             f"soak: {self._soak()}",
-            *(
-                f"hostile registry, {case}: {figure}"
-                for case, figure in self.hostile_registries.items()
-            ),
         ]
 
     def _soak(self) -> str:

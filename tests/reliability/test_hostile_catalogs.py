@@ -98,7 +98,7 @@ def test_one_huge_catalog_page_is_read_in_bounded_memory_and_continues(
     )
 
     listed = sum(1 for r in registry.requests if r.path.endswith("/tags/list"))
-    figures.hostile_registries[f"one catalog page of {count:,} names"] = (
+    figures.hostile_registry[f"one catalog page of {count:,} names"] = (
         f"{seconds:.1f} s, peak {peak:.0f} MiB traced, {listed} tag lists, "
         f"continues after {result.resume_after}"
     )
@@ -157,7 +157,7 @@ def test_a_catalog_over_the_page_cap_continues_in_the_next_call(
     results, seconds, peak = measured(lambda: continue_scan(registry, target, settings, 10))
 
     pages = sum(1 for r in registry.requests if r.path == "/v2/_catalog")
-    figures.hostile_registries["catalog of 20,000 names, 100 a page, cap 40 pages"] = (
+    figures.hostile_registry["catalog of 20,000 names, 100 a page, cap 40 pages"] = (
         f"{len(results)} calls, {pages} pages, {seconds:.1f} s, peak {peak:.0f} MiB traced"
     )
     assert [r.error for r in results] == [None] * len(results)
@@ -194,7 +194,7 @@ def test_a_catalog_that_never_ends_stops_after_the_continuation_bound(
         now += timedelta(minutes=4)
 
     assert status is not None
-    figures.hostile_registries["catalog that never ends"] = (
+    figures.hostile_registry["catalog that never ends"] = (
         f"settled {status['status']} after {len(states)} calls (bound 600 s, 4 min a call)"
     )
     assert states[-1] == "Failed"
@@ -222,7 +222,7 @@ def test_failed_tag_lists_are_not_kept_until_the_scan_ends(
     )
 
     failures_mib = len(repositories) * len(body) / MIB
-    figures.hostile_registries["120 tag lists answering a 7 MiB 404"] = (
+    figures.hostile_registry["120 tag lists answering a 7 MiB 404"] = (
         f"{seconds:.1f} s, peak {peak:.0f} MiB traced ({failures_mib:.0f} MiB of failures)"
     )
     assert result.finished and result.images == ()
@@ -254,7 +254,7 @@ def test_images_past_max_models_are_counted_not_kept(
 
     reply = answer.response.to_json()
     status = reply["status"]
-    figures.hostile_registries["100 repositories x 5,000 tags, maxModels 1,000"] = (
+    figures.hostile_registry["100 repositories x 5,000 tags, maxModels 1,000"] = (
         f"{seconds:.1f} s, peak {peak:.0f} MiB traced, {status['availableModels']:,} available"
     )
     assert status["status"] == "Ready"

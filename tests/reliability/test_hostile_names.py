@@ -30,7 +30,7 @@ from hooks.reference import ImageRef
 from hooks.registry.credentials import Credential, Keychain
 from tests.hooks.expected import condition
 from tests.hooks.wire import CONFIG_GROUP, SECRET_GROUP, related, source, sync_request
-from tests.reliability.conftest import Serve, World
+from tests.reliability.conftest import Figures, Serve, World
 from tests.reliability.planted import Planted
 from tests.reliability.scenarios import PRIMARY, REGISTRY_SECRET
 
@@ -54,14 +54,15 @@ def timed(work: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - started, answer
 
 
-def report(capsys: pytest.CaptureFixture[str], line: str) -> None:
-    """One figure on the terminal, also without `-s`."""
-    with capsys.disabled():
-        print(f"\n[hostile names] {line}")
+def report(figures: Figures, line: str) -> None:
+    """One figure for the campaigns' end-of-run summary, under "hostile names"."""
+    figures.hostile_names.append(line)
 
 
 @pytest.mark.timeout(HANG_GUARD_SECONDS)
-def test_star_globs_cost_a_pass_over_the_text_whatever_the_registry_lists(capsys):
+def test_star_globs_cost_a_pass_over_the_text_whatever_the_registry_lists(
+    figures: Figures,
+) -> None:
     names = [f"models/{'a' * 53}" for _ in range(10_000)]  # 60 characters, no `b` at the end
     huge_name = ["models/" + "a" * 2_000_000]
     huge_tag = ["a" * 1_000_000]
@@ -137,7 +138,7 @@ def test_star_globs_cost_a_pass_over_the_text_whatever_the_registry_lists(capsys
         elapsed, answers = timed(lambda matcher=matcher, texts=texts: [matcher(t) for t in texts])
         assert isinstance(answers, list)
         assert sum(bool(answer) for answer in answers) == selected, label
-        report(capsys, f"{label}: {elapsed * 1000:.2f} ms ({elapsed / baseline:.2f}x one count)")
+        report(figures, f"{label}: {elapsed * 1000:.2f} ms ({elapsed / baseline:.2f}x one count)")
 
 
 # --- Many found images: only those that can still be created are named and sorted -------------
@@ -160,7 +161,7 @@ def traced(work: Callable[[], object]) -> tuple[object, int]:
     return answer, peak
 
 
-def test_planning_many_found_images_costs_a_pass_over_them(capsys):
+def test_planning_many_found_images_costs_a_pass_over_them(figures: Figures) -> None:
     # Issue 13: 300 repositories x 10,000 tags with maxModels 10,000 took 24.5 s and 1.3 GiB.
     # A twentieth of it here (150,000 images), with 5,000 models to create.
     tags = [f"1.{i // 100}.{i % 100}" for i in range(1_000)]
@@ -185,7 +186,7 @@ def test_planning_many_found_images_costs_a_pass_over_them(capsys):
     # found image, not a name and a sort key per found image (before: about 270 bytes each).
     assert peak < 120 * len(images)
     report(
-        capsys,
+        figures,
         f"plan of {len(images):,} found images, maxModels 5,000: {after_seconds:.2f} s, "
         f"peak {peak / 2**20:.0f} MiB ({peak / len(images):.0f} B per image); naming and "
         f"sorting every image as before: {before_seconds:.2f} s "
@@ -207,7 +208,7 @@ HOSTILE_TAGS = [
 
 
 def test_tags_outside_the_grammar_never_become_models_and_are_reported(
-    calm_world: World, serve: Serve, planted: Planted, capsys: pytest.CaptureFixture[str]
+    calm_world: World, serve: Serve, planted: Planted, figures: Figures
 ) -> None:
     world = calm_world
     hook = serve(world.settings())
@@ -237,7 +238,7 @@ def test_tags_outside_the_grammar_never_become_models_and_are_reported(
     size = len(json.dumps(reply["status"]))
     assert size < 8_000
     report(
-        capsys,
+        figures,
         f"{len(HOSTILE_TAGS)} hostile tags (70,000 characters the longest): 0 models, "
         f"reported in a status of {size:,} bytes",
     )
