@@ -51,7 +51,7 @@ from hooks.modelsource.controller import (
 from hooks.modelsource.customize import customize_source
 from hooks.modelsource.filters import FilterError, ImageFilter, build_filters
 from hooks.modelsource.naming import model_name
-from hooks.modelsource.plan import FilterResult, image_key, ordered_images
+from hooks.modelsource.plan import FilterResult, child_identity, image_key, ordered_images
 from hooks.modelsource.spec import SourceSpec, SpecError, parse_spec
 from hooks.modelsource.status import FAILED, READY_CONDITION, interval_note
 from hooks.namespaced.source import NAMESPACED_SOURCE
@@ -469,11 +469,18 @@ def build_report(
         return unscanned
     filter_results = findings.filter_results
     created = set(findings.plan.created)
+    # The plan names the models (a second image whose name is taken gets a longer one); an
+    # image it does not create is shown under the name it would get.
+    planned = {
+        identity: child["metadata"]["name"]
+        for child in findings.plan.children
+        if (identity := child_identity(child)) is not None
+    }
     first = _first_filter(filter_results)
     images: list[ImageRow] = []
     for image in ordered_images(filter_results):
         registry, repository, tag = key = image_key(image)
-        model = model_name(*key)
+        model = planned.get(key) or model_name(*key)
         mark = NEW if model in created else OVER_LIMIT
         images.append(
             ImageRow(model, image.spec_image(), mark, first[key], registry, repository, tag)

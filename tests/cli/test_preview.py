@@ -482,6 +482,23 @@ def report_for(
     return replace(report, notes=notes)
 
 
+def test_a_renamed_image_is_shown_under_the_name_the_service_gives_it() -> None:
+    # Both tags' compatible names are one 24-bit name on docker.io; the second gets a longer one.
+    tags = ("n---_____-1", "n___--__-1")
+    found = tuple(ImageRef("docker.io", "models/nightly", tag) for tag in tags)
+    report = report_for(
+        {"registry": "docker.io", "filters": [{"image": "models/nightly"}]},
+        [FilterResult(0, "models/nightly", images=found)],
+    )
+
+    shared = model_name("docker.io", "models/nightly", tags[0])
+    assert shared == model_name("docker.io", "models/nightly", tags[1])
+    models = [row.model for row in report.images]
+    assert models[0] == shared
+    assert models[1] is not None and models[1] != shared
+    assert [row.mark for row in report.images] == ["new", "new"]
+
+
 def test_an_image_another_filter_matches_is_not_shown_as_excluded() -> None:
     report = report_for(
         {"filters": [{"image": "a/*", "exclude": ["a/base"]}, {"image": "a/base"}]},
