@@ -25,7 +25,7 @@ def customize_source(request: CustomizeRequest, operator_namespace: str) -> Cust
     raw = request.parent.spec if isinstance(request.parent.spec, Mapping) else {}
     secrets = pull_secret_names(raw)
     recorded = config_pull_secrets(request.parent.status.get("scan"))
-    secrets += tuple(name for name in recorded if name not in secrets)
+    secrets = tuple(dict.fromkeys((*secrets, *recorded)))
     config = raw.get("configName")
     config_name = config if isinstance(config, str) and config else DEFAULT_CONFIG
     rules = [RelatedRule("aim.silogen.ai/v1alpha1", "aimclusterconfigs", (config_name,))]
