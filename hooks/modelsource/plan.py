@@ -112,12 +112,12 @@ def _creation_key(image: ImageRef) -> tuple[str, SortKey, str, str]:
     return (image.repository, newest_first_key(image.tag or ""), image.digest or "", image.registry)
 
 
-def ordered_images(outcomes: Sequence[FilterResult]) -> list[ImageRef]:
+def ordered_images(filter_results: Sequence[FilterResult]) -> list[ImageRef]:
     """Distinct valid images in creation order: filter order, repository, newest version first."""
     seen: set[tuple[str, str, str]] = set()
     ordered: list[ImageRef] = []
-    for outcome in sorted(outcomes, key=lambda o: o.index):
-        for image in sorted(filter(is_valid_image, outcome.images), key=_creation_key):
+    for result in sorted(filter_results, key=lambda o: o.index):
+        for image in sorted(filter(is_valid_image, result.images), key=_creation_key):
             key = image_key(image)
             if key not in seen:
                 seen.add(key)
@@ -245,7 +245,7 @@ class _Found:
 
 
 def _sort_found(
-    outcomes: Sequence[FilterResult],
+    filter_results: Sequence[FilterResult],
     known: set[tuple[str, str, str]],
     unannotated: set[str],
     counted_before: Callable[[ImageRef], bool],
@@ -258,9 +258,9 @@ def _sort_found(
     """
     found = _Found()
     earlier: dict[tuple[str, str], _Group] = {}  # what earlier filters found, new or not
-    ordered = sorted(outcomes, key=lambda o: o.index)
-    for position, outcome in enumerate(ordered):
-        mine = _distinct_valid(outcome.images, found)
+    ordered = sorted(filter_results, key=lambda o: o.index)
+    for position, result in enumerate(ordered):
+        mine = _distinct_valid(result.images, found)
         new: dict[tuple[str, str], _Group] = {}
         for (repository, registry), group in mine.items():
             before = earlier.get((repository, registry), {})
@@ -332,7 +332,7 @@ def _note(count: int, sample: Iterable[str], what: str) -> tuple[str, ...]:
 def plan_models(
     template: ChildTemplate,
     max_models: int,
-    outcomes: Sequence[FilterResult],
+    filter_results: Sequence[FilterResult],
     existing: Mapping[str, Mapping[str, Any]],
     counted_before: Callable[[ImageRef], bool] = _never,
 ) -> Plan:
@@ -355,7 +355,7 @@ def plan_models(
     owners = {name: child_identity(child) for name, child in existing.items()}
     known = {identity for identity in owners.values() if identity is not None}
     unannotated = {name for name, identity in owners.items() if identity is None}
-    found = _sort_found(outcomes, known, unannotated, counted_before)
+    found = _sort_found(filter_results, known, unannotated, counted_before)
     created: list[str] = []
     renamed: list[str] = []
     unnamed: list[str] = []
