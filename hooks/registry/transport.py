@@ -402,7 +402,7 @@ def error_codes(response: Response) -> list[str]:
 
 
 def raise_for_status(
-    response: Response, what: str, *, now: datetime | None = None, where: str | None = None
+    response: Response, what: str, *, now: datetime, where: str | None = None
 ) -> None:
     """Turn an HTTP error status into the RegistryError a user can act on; 2xx passes.
 
@@ -428,7 +428,7 @@ def raise_for_status(
     if status == 404:
         raise NotFoundError(f"{what}: not found on {host} (404{detail})", status=status)
     if status == 429 or "TOOMANYREQUESTS" in codes:
-        retry_after = retry_after_seconds(response.headers, now or datetime.now(UTC))
+        retry_after = retry_after_seconds(response.headers, now)
         hint = f"; retry after {retry_after:g}s" if retry_after is not None else ""
         raise RateLimitedError(
             f"{what}: rate limited by {host} (429){hint}", retry_after=retry_after
