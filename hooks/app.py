@@ -21,7 +21,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -36,6 +36,7 @@ from hooks.clusterconfig.controller import (
 from hooks.collector import Pause, collector
 from hooks.logs import FIELDS, configure_logging, log_fields, parent_name
 from hooks.metacontroller import (
+    MODEL_SOURCE_SYNC_BODY,
     CustomizeRequest,
     RequestError,
     SyncRequest,
@@ -231,7 +232,7 @@ def _body_then(pause: Pause) -> bytes:
     return body
 
 
-def _request_json(body: bytes, memory_limit: int) -> Any:
+def _request_json(body: bytes, memory_limit: int, decode: Callable[[bytes], Any]) -> Any:
     """The request body as JSON; RequestError (a 400) when it is not JSON, and
     RequestEntityTooLarge (a 413) when its parsed objects might take more than `memory_limit`
     bytes (`jsonio.parsed_size_bound`; only a body larger than `memory_limit` over the bound's
@@ -243,7 +244,7 @@ def _request_json(body: bytes, memory_limit: int) -> Any:
             "(a hook request is mostly strings; this one is mostly tiny values)"
         )
     try:
-        return jsonio.loads(body)
+        return decode(body)
     except ValueError as exc:
         raise RequestError(f"body is not JSON: {exc}") from None
     except RecursionError:
@@ -279,11 +280,7 @@ def create_app(
 
     token_line = _token_check(settings)
 
-    def hook(
-        name: str,
-        parse: Callable[[Any], HookRequest],
-        handle: Callable[[HookRequest], HookAnswer],
-    ) -> None:
+    def hook(route: _Route[HookRequest]) -> None:
         def view() -> Response:
             call: _Call = g.call
             if token_line is not None:
@@ -316,30 +313,40 @@ def create_app(
             ~450,000 objects for 10,000 children, freed first, delayed the answer; see
             bench/README.md)."""
             try:
-                req = parse(_request_json(_body_then(pause), memory_limit))
+                req = route.parse(_request_json(_body_then(pause), memory_limit, route.decode))
             except RequestError as exc:
                 call.refusal = "bad-request"
                 return _error(400, str(exc)), None
             # Every line logged while answering, the registry scan's included, names the parent.
             parent_name.set(req.parent.key)
-            call.answer = handle(req)
+            call.answer = route.handle(req)
             return _json(call.answer.payload), (req, call.answer)
 
-        hooks.add(name)
-        app.add_url_rule(f"/{name}", name, view, methods=["POST"], strict_slashes=False)
+        hooks.add(route.name)
+        app.add_url_rule(f"/{route.name}", route.name, view, methods=["POST"], strict_slashes=False)
 
-    for name, parse, handle in _routes(settings, scan_fn, clock):
-        hook(name, parse, handle)
+    for route in _routes(settings, scan_fn, clock):
+        hook(route)
 
     _log_every_call(app, hooks, settings)
     _serve_probes_and_metrics(app, multiprocess_dir)
     return app
 
 
-def _routes(
-    settings: Settings, scan_fn: ScanFunction, clock: Clock
-) -> list[tuple[str, Callable[[Any], Any], Callable[[Any], HookAnswer]]]:
-    """Each hook's path, request parser and handler: the controllers behind the web layer."""
+@dataclass(frozen=True)
+class _Route(Generic[HookRequest]):
+    """A hook's path, how its body is read (`jsonio.loads`, or a shaped reading), its request
+    parser and its handler."""
+
+    name: str
+    parse: Callable[[Any], HookRequest]
+    handle: Callable[[HookRequest], HookAnswer]
+    decode: Callable[[bytes], Any] = jsonio.loads
+
+
+def _routes(settings: Settings, scan_fn: ScanFunction, clock: Clock) -> list[_Route[Any]]:
+    """Each hook's route: the controllers behind the web layer. A model source's sync reads
+    only the fields of its children that the answer carries (`MODEL_SOURCE_SYNC_BODY`)."""
     namespace = settings.operator_namespace
     scan_slots = ScanSlots(settings.scan_slots)
 
@@ -381,23 +388,25 @@ def _routes(
     def namespace_config_customize(req: CustomizeRequest) -> HookAnswer:
         return HookAnswer(customize_namespace_config(req).to_json(), "ok")
 
+    models = partial(jsonio.loads_shaped, shape=MODEL_SOURCE_SYNC_BODY)
     return [
-        ("sync/modelsource", parse_sync_request, source_sync(CLUSTER_SOURCE)),
-        ("customize/modelsource", parse_customize_request, modelsource_customize),
-        ("sync/config", parse_sync_request, config_sync),
-        ("customize/config", parse_customize_request, config_customize),
-        (
+        _Route("sync/modelsource", parse_sync_request, source_sync(CLUSTER_SOURCE), models),
+        _Route("customize/modelsource", parse_customize_request, modelsource_customize),
+        _Route("sync/config", parse_sync_request, config_sync),
+        _Route("customize/config", parse_customize_request, config_customize),
+        _Route(
             "sync/namespaced-modelsource",
             parse_namespaced_sync_request,
             source_sync(NAMESPACED_SOURCE),
+            models,
         ),
-        (
+        _Route(
             "customize/namespaced-modelsource",
             parse_namespaced_customize_request,
             namespaced_source_customize,
         ),
-        ("sync/namespaceconfig", parse_namespaced_sync_request, namespace_config_sync),
-        (
+        _Route("sync/namespaceconfig", parse_namespaced_sync_request, namespace_config_sync),
+        _Route(
             "customize/namespaceconfig",
             parse_namespaced_customize_request,
             namespace_config_customize,

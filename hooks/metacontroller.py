@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
+
+import msgspec
 
 from hooks.objects import is_object
 
@@ -21,6 +23,36 @@ MODEL_GROUP = "AIMClusterModel.aim.silogen.ai/v1alpha1"
 CONFIG_GROUP = "AIMClusterConfig.aim.silogen.ai/v1alpha1"
 SECRET_GROUP = "Secret.v1"
 STORAGE_CLASS_GROUP = "StorageClass.storage.k8s.io/v1"
+
+
+class _ModelMetadata(TypedDict, total=False):
+    name: Any
+    namespace: Any
+    labels: Any
+    annotations: Any
+
+
+class _ObservedModel(TypedDict, total=False):
+    apiVersion: Any
+    kind: Any
+    metadata: _ModelMetadata
+    spec: Any
+
+
+class _ModelSourceSyncBody(TypedDict, total=False):
+    controller: Any
+    parent: Any
+    children: dict[str, dict[str, _ObservedModel] | None] | None
+    related: Any
+    finalizing: Any
+
+
+MODEL_SOURCE_SYNC_BODY = msgspec.json.Decoder(_ModelSourceSyncBody)
+"""What a model source's sync reads of its request (hooks/jsonio.py `loads_shaped`): everything
+but the children's other fields (status, uid, resourceVersion, owner references and the rest
+of the server's metadata), which no answer carries back. The children keep exactly what
+`plan.kept_child`, `plan.child_identity` and `pipeline.observed_models` read; a test holds
+the shaped and the full reading of the same request to the same answers."""
 
 
 class RequestError(ValueError):
