@@ -107,8 +107,11 @@ class Registry(LoopbackServer):
         auth: Auth | None = None,
         tls: TestCA | None = None,
         binary: Path = DEFAULT_BINARY,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.plan = plan
+        # Added to this process's environment for the registry's (the benchmarks set GOMAXPROCS).
+        self.environment = dict(environment or {})
         self.auth = auth
         self.tls = tls
         self.binary = binary
@@ -196,6 +199,7 @@ class Registry(LoopbackServer):
         with workdir.log.open("wb") as log:
             self._process = subprocess.Popen(
                 [str(self.binary), "serve", str(workdir.config)],
+                env={**os.environ, **self.environment},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
