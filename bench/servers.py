@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Self
 
 from bench.environment import REGISTRY
+from bench.report import process_cpu_seconds
 from tests.harness.loopback import LoopbackServer, free_port
 from tests.harness.processes import (
     HOOK_APP,
@@ -87,12 +88,7 @@ class Gunicorn(LoopbackServer):
 
     def cpu_seconds(self) -> float:
         """User and system CPU time of the workers so far (/proc/PID/stat)."""
-        ticks = 0
-        for pid in self.worker_pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            # utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the command.
-            ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return sum(process_cpu_seconds(pid) for pid in self.worker_pids())
 
     def memory_kib(self, field: str) -> int:
         """The largest `VmHWM` or `VmRSS` (KiB, from /proc/PID/status) among the workers."""

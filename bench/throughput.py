@@ -5,9 +5,12 @@ the environment says otherwise) on this machine's cores; wrk (Debian's `wrk`, a 
 generator, so the client costs little of the shared CPU) posts the same gated sync with 100
 children over kept-alive connections on 127.0.0.1 for a fixed time. Metacontroller's default is
 5 sync workers per controller; 16 connections saturate the service. Reported: requests per
-second, p50/p95/p99 latency and errors (any non-200 counts). The baseline, loaded the same way
-in the same run: the floor of bench/floor.py (gunicorn as deployed reading the body and writing
-an answer of the hook's size, no hook code); the hook's rate is given as a share of the floor's.
+second, p50/p95/p99 latency and errors (any non-200 counts), and the cores each hook worker
+kept busy: wrk's connections are kept alive, and gunicorn's gthread workers keep the connections
+they accepted, so at 5 connections one worker may hold all of them while the other idles. The
+baseline, loaded the same way in the same run: the floor of bench/floor.py (gunicorn as
+deployed reading the body and writing an answer of the hook's size, no hook code); the hook's
+rate is given as a share of the floor's.
 
 Run: .venv/bin/python -m bench.throughput   (needs wrk: apt-get install wrk)
 """
@@ -25,7 +28,7 @@ from bench.bodies import gated_body
 from bench.environment import have
 from bench.floor import ANSWER_BYTES
 from bench.floor import APP as FLOOR_APP
-from bench.report import machine, print_table
+from bench.report import machine, print_table, process_cpu_seconds
 from bench.servers import Gunicorn
 
 CHILDREN = 100
@@ -75,7 +78,16 @@ def main() -> None:
             answer_bytes = len(
                 httpx.post(f"{server.url}/sync/modelsource", content=body.read_bytes()).content
             )
-            hook = {c: wrk(server.url, body, c) for c in CONNECTIONS}
+            hook, busy = {}, {}
+            for connections in CONNECTIONS:
+                pids = server.worker_pids()
+                before = [process_cpu_seconds(pid) for pid in pids]
+                hook[connections] = wrk(server.url, body, connections)
+                seconds = hook[connections]["duration_us"] / 1e6
+                busy[connections] = " + ".join(
+                    f"{(process_cpu_seconds(pid) - cpu) / seconds:.2f}"
+                    for pid, cpu in zip(pids, before, strict=True)
+                )
         with Gunicorn(app=FLOOR_APP, env={ANSWER_BYTES: str(answer_bytes)}) as floor:
             base = {c: wrk(floor.url, body, c) for c in CONNECTIONS}
         rows: list[list[object]] = []
@@ -98,6 +110,7 @@ def main() -> None:
                     f["errors"] + base[connections]["errors"],
                     f"{floor_rate:.0f}",
                     f"{rate / floor_rate:.2f}",
+                    busy[connections],
                 ]
             )
     print_table(
@@ -115,6 +128,7 @@ def main() -> None:
             "errors",
             "floor requests/s",
             "share of floor",
+            "hook workers' CPU (cores)",
         ],
         rows,
     )

@@ -125,6 +125,13 @@ class Registry(LoopbackServer):
         """storage.filesystem.rootdirectory."""
         return self._require_workdir().data
 
+    @property
+    def pid(self) -> int:
+        """The registry process's id (the benchmarks read its CPU time)."""
+        if self._process is None:
+            raise RuntimeError("Registry is not started")
+        return self._process.pid
+
     def _require_workdir(self) -> _Workdir:
         if self._workdir is None:
             raise RuntimeError("Registry is not started")
