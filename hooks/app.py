@@ -36,7 +36,6 @@ from hooks.clusterconfig.controller import (
 from hooks.collector import Pause, collector
 from hooks.logs import FIELDS, configure_logging, log_fields, parent_name
 from hooks.metacontroller import (
-    MODEL_SOURCE_SYNC_BODY,
     CustomizeRequest,
     RequestError,
     SyncRequest,
@@ -44,6 +43,7 @@ from hooks.metacontroller import (
     parse_namespaced_customize_request,
     parse_namespaced_sync_request,
     parse_sync_request,
+    read_model_source_sync,
 )
 from hooks.modelsource.controller import CLUSTER_SOURCE, ScanFunction, SourceKind, sync_source
 from hooks.modelsource.customize import customize_source
@@ -346,7 +346,7 @@ class _Route(Generic[HookRequest]):
 
 def _routes(settings: Settings, scan_fn: ScanFunction, clock: Clock) -> list[_Route[Any]]:
     """Each hook's route: the controllers behind the web layer. A model source's sync reads
-    only the fields of its children that the answer carries (`MODEL_SOURCE_SYNC_BODY`)."""
+    only the fields of its children that the answer carries (`read_model_source_sync`)."""
     namespace = settings.operator_namespace
     scan_slots = ScanSlots(settings.scan_slots)
 
@@ -388,9 +388,13 @@ def _routes(settings: Settings, scan_fn: ScanFunction, clock: Clock) -> list[_Ro
     def namespace_config_customize(req: CustomizeRequest) -> HookAnswer:
         return HookAnswer(customize_namespace_config(req).to_json(), "ok")
 
-    models = partial(jsonio.loads_shaped, shape=MODEL_SOURCE_SYNC_BODY)
     return [
-        _Route("sync/modelsource", parse_sync_request, source_sync(CLUSTER_SOURCE), models),
+        _Route(
+            "sync/modelsource",
+            parse_sync_request,
+            source_sync(CLUSTER_SOURCE),
+            read_model_source_sync,
+        ),
         _Route("customize/modelsource", parse_customize_request, modelsource_customize),
         _Route("sync/config", parse_sync_request, config_sync),
         _Route("customize/config", parse_customize_request, config_customize),
@@ -398,7 +402,7 @@ def _routes(settings: Settings, scan_fn: ScanFunction, clock: Clock) -> list[_Ro
             "sync/namespaced-modelsource",
             parse_namespaced_sync_request,
             source_sync(NAMESPACED_SOURCE),
-            models,
+            read_model_source_sync,
         ),
         _Route(
             "customize/namespaced-modelsource",

@@ -76,8 +76,11 @@ def loads_shaped(data: bytes, shape: msgspec.json.Decoder[Any]) -> Any:
     fields: reading only those is about half the parse of a 10,000-child request
     (bench/README.md). A body the shape refuses (not JSON, a field of another type, a lone
     surrogate, nesting Python's recursion limit refuses) takes the full parse, so it fails, or
-    is read, exactly as before. One difference is left: an integer beyond 64 bits is read
-    exactly, where orjson reads a float; Metacontroller cannot send one (see above).
+    is read, exactly as before. Two differences are left, both for bodies Metacontroller cannot
+    send (it re-encodes every value from Go's int64 and float64): a member the shape skips is
+    read as JSON syntax only (a number of 5,000 digits there, which Python will not convert, is
+    skipped rather than refused), and an integer beyond 64 bits is read exactly, where orjson
+    reads a float.
     """
     try:
         with collector.paused():

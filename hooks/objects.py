@@ -10,6 +10,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
+# Metacontroller's copy of what it last applied to a child, which it keeps in the child's
+# annotations; an answer never carries it back (it would only echo its previous value).
+LAST_APPLIED = "metacontroller.k8s.io/last-applied-configuration"
+
 # A Secret's name is a DNS subdomain (RFC 1123).
 _SECRET_NAME = re.compile(
     r"(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*", re.ASCII

@@ -17,7 +17,7 @@ from typing import Any
 
 from hooks.modelsource.naming import collision_free_name, model_name
 from hooks.modelsource.versions import SortKey, newest_first_key
-from hooks.objects import is_object
+from hooks.objects import LAST_APPLIED, is_object
 from hooks.reference import ImageRef, canonical_registry, is_valid_repository, is_valid_tag
 
 API_VERSION = "aim.silogen.ai/v1alpha1"
@@ -27,8 +27,6 @@ LABEL_AUTO_CREATED = "aim.silogen.ai/auto-created"
 ANNOTATION_REGISTRY = "aim.eai.amd.com/source-registry"
 ANNOTATION_REPOSITORY = "aim.eai.amd.com/source-repository"
 ANNOTATION_TAG = "aim.eai.amd.com/source-tag"
-# Metacontroller's own bookkeeping; returning it would only echo its previous value back.
-LAST_APPLIED = "metacontroller.k8s.io/last-applied-configuration"
 
 MAX_LABEL_VALUE = 63
 # A note names at most this many images, each cut to this many characters, so that whatever a

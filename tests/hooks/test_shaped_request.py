@@ -1,8 +1,8 @@
-"""A model source's sync reads its body shaped (`MODEL_SOURCE_SYNC_BODY`): of each observed
-child, only the fields an answer carries back. Every answer must be the one the full reading
-gives, byte for byte: children as the API server holds them, hand-made ones, malformed ones
-(which the shape refuses, so they take the full reading), due and gated syncs, cluster and
-namespaced sources.
+"""A model source's sync reads its body shaped (`read_model_source_sync`): of each observed
+child, only the fields an answer carries back, without Metacontroller's last-applied copy.
+Every answer must be the one the full reading gives, byte for byte: children as the API server
+holds them, hand-made ones, malformed ones (which the shape refuses, so they take the full
+reading), due and gated syncs, cluster and namespaced sources.
 """
 
 import copy
@@ -17,6 +17,7 @@ from hooks.metacontroller import (
     MODEL_SOURCE_SYNC_BODY,
     parse_namespaced_sync_request,
     parse_sync_request,
+    read_model_source_sync,
 )
 from hooks.modelsource.controller import CLUSTER_SOURCE, SourceKind, sync_source
 from hooks.namespaced.source import NAMESPACED_SOURCE
@@ -59,7 +60,7 @@ def assert_same_answers(request: dict[str, Any], kind: SourceKind = CLUSTER_SOUR
     # A lone surrogate only exists in JSON as an escape, which Go's encoder can write.
     body = encode(request).replace(b"LONE-SURROGATE", b"\\ud800")
     full = answer(body, jsonio.loads, kind)
-    shaped = answer(body, lambda b: jsonio.loads_shaped(b, MODEL_SOURCE_SYNC_BODY), kind)
+    shaped = answer(body, read_model_source_sync, kind)
     assert shaped == full
 
 
@@ -96,11 +97,13 @@ def children(request: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_shape_reads_only_what_an_answer_carries() -> None:
     request = scanned_request(due=False)
-    shaped = jsonio.loads_shaped(encode(request), MODEL_SOURCE_SYNC_BODY)
+    shaped = read_model_source_sync(encode(request))
     child = next(iter(children(shaped).values()))
     assert set(child) == {"apiVersion", "kind", "metadata", "spec"}
     assert set(child["metadata"]) == {"name", "labels", "annotations"}
-    assert LAST_APPLIED in child["metadata"]["annotations"]  # dropped by the answer, not here
+    assert LAST_APPLIED in children(request)[child["metadata"]["name"]]["metadata"]["annotations"]
+    assert LAST_APPLIED not in child["metadata"]["annotations"]
+    assert "aim.eai.amd.com/source-tag" in child["metadata"]["annotations"]
     assert shaped["parent"] == request["parent"]
     assert shaped["related"] == request["related"]
 
@@ -152,12 +155,21 @@ def test_a_body_the_shape_refuses_is_read_in_full() -> None:
     shaped = jsonio.loads_shaped(encode(request), MODEL_SOURCE_SYNC_BODY)
     assert shaped == jsonio.loads(encode(request))
     assert children_by_name(shaped)["bad"]["status"] == {"kept": True}
+    # Read in full, the well-formed children still lose the last-applied copy, the bad one
+    # is left as it is for the request parser to judge.
+    read = read_model_source_sync(encode(request))
+    assert children_by_name(read)["bad"] == {"metadata": "not an object", "status": {"kept": True}}
+    assert all(
+        LAST_APPLIED not in c["metadata"]["annotations"]
+        for name, c in children_by_name(read).items()
+        if name != "bad"
+    )
 
 
 def test_a_body_that_is_not_json_fails_as_the_full_reading_does() -> None:
     for body in (b"", b"{", b'{"parent": NaN}', b'{"a": 1} trailing'):
         with pytest.raises(ValueError) as shaped:
-            jsonio.loads_shaped(body, MODEL_SOURCE_SYNC_BODY)
+            read_model_source_sync(body)
         with pytest.raises(ValueError) as full:
             jsonio.loads(body)
         assert str(shaped.value) == str(full.value)
