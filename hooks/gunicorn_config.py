@@ -29,6 +29,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 # Imported only now: see the module docstring.
 from prometheus_client import multiprocess  # noqa: E402
 
+from hooks.allocator import keep_large_buffers  # noqa: E402
 from hooks.logs import logging_config  # noqa: E402
 from hooks.settings import settings_from_env  # noqa: E402
 
@@ -65,6 +66,11 @@ def on_starting(server: Any) -> None:
     """Start the counts from zero: files left by an earlier server would be summed in."""
     _metrics_dir.mkdir(parents=True, exist_ok=True)
     _remove_metric_files()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Each worker keeps a large sync's buffers for the next one (hooks/allocator.py)."""
+    keep_large_buffers()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.bodies import gated_body
 from hooks.modelsource.pipeline import NO_SCAN_SLOT_RESYNC_SECONDS
 from tests.harness.loopback import free_port
 from tests.harness.populate import plan_from
@@ -226,3 +228,26 @@ def test_no_credential_ever_reaches_the_log(service: Service) -> None:
     assert [p for p in planted if p in text] == []
     # Every JWT starts with the base64 of '{"': no registry token was logged either.
     assert "eyJ" not in text
+
+
+def minor_faults(pid: int) -> int:
+    """Pages a process has faulted in so far without I/O (/proc/PID/stat field 10)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+
+def test_a_large_sync_reuses_the_pages_of_the_one_before(service: Service) -> None:
+    """hooks/allocator.py in the deployed workers: a 10,000-child sync's 13 MB body and 4.7 MB
+    answer come from memory the previous one freed, so a sync faults in fewer pages than those
+    two buffers alone take (2,000-3,400 here; 8,100 with glibc's defaults, bench/README.md)."""
+    body = gated_body(10_000, datetime.now(UTC))
+    with service.client() as client:  # one kept-alive connection: one worker
+        answer = client.post("/sync/modelsource", content=body)
+        assert answer.status_code == 200
+        for _ in range(2):
+            client.post("/sync/modelsource", content=body).raise_for_status()
+        before = {pid: minor_faults(pid) for pid in service.workers()}
+        for _ in range(5):
+            client.post("/sync/modelsource", content=body).raise_for_status()
+        faulted = sum(minor_faults(pid) - count for pid, count in before.items())
+    buffer_pages = (len(body) + len(answer.content)) // 4096
+    assert faulted / 5 < buffer_pages
