@@ -3,9 +3,9 @@
 A sync of 10,000 children reads a 13 MB body and writes a 4.7 MB answer. glibc serves any
 allocation above its mmap threshold with fresh pages of its own and returns them when freed, so
 every such sync faulted in ~4,400 new pages (~18 MB) before it could use them: 10-18% of its time
-(bench/README.md). With the threshold at glibc's largest (32 MiB, above the 32 MiB a request may
-have only by its JSON's overhead) and freed memory kept up to 128 MiB, the next sync reuses the
-last one's pages (~250 faults). The worker's resident memory then stays near the peak it already
+(bench/README.md). With the threshold at glibc's largest (32 MiB, the most a request body may
+be) and freed memory kept up to 128 MiB, the next sync reuses the last one's pages (~250-500
+faults). The worker's resident memory then stays near the peak it already
 reached, instead of falling back after each large sync: a worker's memory limit has to allow
 that peak anyway.
 

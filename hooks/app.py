@@ -261,6 +261,17 @@ def _outcome(call: _Call | None, status: int) -> str:
     return "internal-error" if status >= 500 else f"http-{status}"
 
 
+@dataclass(frozen=True)
+class _Route(Generic[HookRequest]):
+    """A hook's path, how its body is read (`jsonio.loads`, or a shaped reading), its request
+    parser and its handler."""
+
+    name: str
+    parse: Callable[[Any], HookRequest]
+    handle: Callable[[HookRequest], HookAnswer]
+    decode: Callable[[bytes], Any] = jsonio.loads
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -331,17 +342,6 @@ def create_app(
     _log_every_call(app, hooks, settings)
     _serve_probes_and_metrics(app, multiprocess_dir)
     return app
-
-
-@dataclass(frozen=True)
-class _Route(Generic[HookRequest]):
-    """A hook's path, how its body is read (`jsonio.loads`, or a shaped reading), its request
-    parser and its handler."""
-
-    name: str
-    parse: Callable[[Any], HookRequest]
-    handle: Callable[[HookRequest], HookAnswer]
-    decode: Callable[[bytes], Any] = jsonio.loads
 
 
 def _routes(settings: Settings, scan_fn: ScanFunction, clock: Clock) -> list[_Route[Any]]:

@@ -15,6 +15,9 @@ read or wrote before is refused now:
 
 orjson reads an integer beyond 64 bits as a float; Metacontroller never sends one (Go re-encodes
 every object it forwards from int64 and float64 values).
+
+`loads_shaped` reads a body through a msgspec shape that names the members a hook needs, so
+the others are skipped without being built (a model source's sync: hooks/metacontroller.py).
 """
 
 from __future__ import annotations

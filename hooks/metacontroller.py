@@ -3,7 +3,9 @@
 Contract: docs/metacontroller.md (Metacontroller v4.17.2). Children and related objects are keyed
 `Kind.group/version`, then by name (`name` for cluster-scoped objects, `namespace/name` for
 namespaced ones in v2, and `name` in v1 when the namespace is the parent's); both are understood.
-Responses carry exactly the keys strict mode allows, with integers as integers.
+Responses carry exactly the keys strict mode allows, with integers as integers. A model source's
+sync body is read shaped (`read_model_source_sync`): of its children, only what an answer
+carries back.
 """
 
 from __future__ import annotations
