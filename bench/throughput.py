@@ -7,7 +7,8 @@ children over kept-alive connections on 127.0.0.1 for a fixed time. Metacontroll
 5 sync workers per controller; 16 connections saturate the service. Reported: requests per
 second, p50/p95/p99 latency and errors (any non-200 counts), and the cores each hook worker
 kept busy: wrk's connections are kept alive, and gunicorn's gthread workers keep the connections
-they accepted, so at 5 connections one worker may hold all of them while the other idles. The
+they accepted, so at 5 connections one worker may hold all of them while the other idles; a last
+row loads one worker alone (and the floor with one), a share that race does not move. The
 baseline, loaded the same way in the same run: the floor of bench/floor.py (gunicorn as
 deployed reading the body and writing an answer of the hook's size, no hook code); the hook's
 rate is given as a share of the floor's.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +34,9 @@ from bench.report import machine, print_table, process_cpu_seconds
 from bench.servers import Gunicorn
 
 CHILDREN = 100
-CONNECTIONS = (5, 16)
+# (workers, connections): the deployed workers at Metacontroller's 5 connections and at 16, and
+# one worker at 16, whose share of the floor no accept race between workers moves.
+LOADS: tuple[tuple[int | None, tuple[int, ...]], ...] = ((None, (5, 16)), (1, (16,)))
 SECONDS = 10
 SCRIPT = Path(__file__).with_name("post_body.lua")
 
@@ -64,6 +68,57 @@ def wrk(url: str, body_file: Path, connections: int) -> dict[str, int]:
     return figures
 
 
+def load(server: Gunicorn, body: Path, connections: int) -> tuple[dict[str, int], str]:
+    """wrk's figures for one load of `server`, and the cores each worker kept busy meanwhile."""
+    pids = server.worker_pids()
+    before = [process_cpu_seconds(pid) for pid in pids]
+    figures = wrk(server.url, body, connections)
+    seconds = figures["duration_us"] / 1e6
+    busy = " + ".join(
+        f"{(process_cpu_seconds(pid) - cpu) / seconds:.2f}"
+        for pid, cpu in zip(pids, before, strict=True)
+    )
+    return figures, busy
+
+
+def rows_for(workers: int | None, connections: Sequence[int], body: Path) -> list[list[object]]:
+    """The hook and the floor, each with `workers` (the deployed number when None), loaded at
+    each number of connections; one table row per number."""
+    with Gunicorn(workers=workers) as server:
+        count = len(server.worker_pids())
+        answer_bytes = len(
+            httpx.post(f"{server.url}/sync/modelsource", content=body.read_bytes()).content
+        )
+        hook = {c: load(server, body, c) for c in connections}
+    floor_env = {ANSWER_BYTES: str(answer_bytes)}
+    with Gunicorn(app=FLOOR_APP, env=floor_env, workers=workers) as floor:
+        base = {c: wrk(floor.url, body, c) for c in connections}
+    rows: list[list[object]] = []
+    for c in connections:
+        (f, busy), b = hook[c], base[c]
+        seconds = f["duration_us"] / 1e6
+        rate = f["requests"] / seconds
+        floor_rate = b["requests"] / (b["duration_us"] / 1e6)
+        rows.append(
+            [
+                CHILDREN,
+                count,
+                c,
+                f"{seconds:.1f}",
+                f["requests"],
+                f"{rate:.0f}",
+                f["p50_us"] / 1000,
+                f["p95_us"] / 1000,
+                f["p99_us"] / 1000,
+                f["errors"] + b["errors"],
+                f"{floor_rate:.0f}",
+                f"{rate / floor_rate:.2f}",
+                busy,
+            ]
+        )
+    return rows
+
+
 def main() -> None:
     """Start the service, load it at each concurrency, print the table."""
     if not have("wrk", "apt-get install wrk", "the throughput benchmark"):
@@ -73,46 +128,7 @@ def main() -> None:
         body_file.write(gated_body(CHILDREN, datetime.now(UTC)))
         body_file.flush()
         body = Path(body_file.name)
-        with Gunicorn() as server:
-            workers = len(server.worker_pids())
-            answer_bytes = len(
-                httpx.post(f"{server.url}/sync/modelsource", content=body.read_bytes()).content
-            )
-            hook, busy = {}, {}
-            for connections in CONNECTIONS:
-                pids = server.worker_pids()
-                before = [process_cpu_seconds(pid) for pid in pids]
-                hook[connections] = wrk(server.url, body, connections)
-                seconds = hook[connections]["duration_us"] / 1e6
-                busy[connections] = " + ".join(
-                    f"{(process_cpu_seconds(pid) - cpu) / seconds:.2f}"
-                    for pid, cpu in zip(pids, before, strict=True)
-                )
-        with Gunicorn(app=FLOOR_APP, env={ANSWER_BYTES: str(answer_bytes)}) as floor:
-            base = {c: wrk(floor.url, body, c) for c in CONNECTIONS}
-        rows: list[list[object]] = []
-        for connections in CONNECTIONS:
-            f = hook[connections]
-            seconds = f["duration_us"] / 1e6
-            rate = f["requests"] / seconds
-            floor_rate = base[connections]["requests"] / (base[connections]["duration_us"] / 1e6)
-            rows.append(
-                [
-                    CHILDREN,
-                    workers,
-                    connections,
-                    f"{seconds:.1f}",
-                    f["requests"],
-                    f"{rate:.0f}",
-                    f["p50_us"] / 1000,
-                    f["p95_us"] / 1000,
-                    f["p99_us"] / 1000,
-                    f["errors"] + base[connections]["errors"],
-                    f"{floor_rate:.0f}",
-                    f"{rate / floor_rate:.2f}",
-                    busy[connections],
-                ]
-            )
+        rows = [row for workers, cs in LOADS for row in rows_for(workers, cs, body)]
     print_table(
         "Gated syncs per second under gunicorn",
         [
