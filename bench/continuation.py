@@ -17,20 +17,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any
 
 from bench.environment import (
     REGISTRY,
-    SOURCE,
+    PlayedSource,
     product_settings,
     proxied_registry,
     require_registry,
-    sync_once,
 )
 from bench.proxy import ProxyProcess, tag_lists_per_repository
 from bench.report import machine, print_table
 from tests.harness.populate import plan_from
-from tests.hooks import wire
 
 REPOSITORIES = 2_000
 TAGS = ("1.0.0", "1.1.0", "2.0.0-rc1")
@@ -42,19 +39,15 @@ SPEC = {"registry": REGISTRY, "filters": [{"image": "org/model-*"}], "maxModels"
 
 def settle(proxy: ProxyProcess, deadline: float) -> tuple[list[list[object]], list[object]]:
     """Call the hook until the scan settles: per-call rows and the summary row."""
-    settings = product_settings(proxy, scan_deadline=deadline)
-    status: dict[str, Any] | None = None
-    observed: dict[str, dict[str, Any]] = {}
-    parent = wire.source(SOURCE, SPEC)
+    source = PlayedSource(SPEC, product_settings(proxy, scan_deadline=deadline))
     calls: list[list[object]] = []
     listings: Counter[str] = Counter()
     catalog_pages = requests = 0
     hook_seconds = 0.0
     proxy.take_requests()
-    state = "Progressing"
-    while state == "Progressing" and len(calls) < MAX_CALLS:
+    while source.state == "Progressing" and len(calls) < MAX_CALLS:
         started = time.perf_counter()
-        result = sync_once(SPEC, settings, status=status, children=observed)
+        source.sync()
         seconds = time.perf_counter() - started
         log = proxy.take_requests()
         lists = tag_lists_per_repository(log)
@@ -64,14 +57,8 @@ def settle(proxy: ProxyProcess, deadline: float) -> tuple[list[list[object]], li
         catalog_pages += pages
         requests += len(log)
         hook_seconds += seconds
-        status = dict(result.response.status)
-        state = status["status"]
-        for serial, child in enumerate(result.response.children, start=len(observed)):
-            name = child["metadata"]["name"]
-            if name not in observed:
-                observed[name] = wire.observed_child(child, parent, serial)
         calls.append(
-            [deadline, len(calls) + 1, seconds, len(log), pages, len(lists), relisted, state]
+            [deadline, len(calls) + 1, seconds, len(log), pages, len(lists), relisted, source.state]
         )
     twice = sum(1 for count in listings.values() if count > 1)
     summary: list[object] = [
@@ -82,8 +69,8 @@ def settle(proxy: ProxyProcess, deadline: float) -> tuple[list[list[object]], li
         catalog_pages,
         sum(listings.values()),
         f"{twice} ({sum(listings.values()) - len(listings)} extra lists)",
-        f"{len(observed)} / {REPOSITORIES * len(TAGS)}",
-        state,
+        f"{len(source.observed)} / {REPOSITORIES * len(TAGS)}",
+        source.state,
     ]
     return calls, summary
 

@@ -27,17 +27,15 @@ from typing import Any
 
 from bench.environment import (
     REGISTRY,
-    SOURCE,
+    PlayedSource,
     product_settings,
     proxied_registry,
     require_registry,
-    sync_once,
 )
 from bench.proxy import ProxyProcess
 from bench.report import cpu_seconds, machine, print_table, process_cpu_seconds
 from hooks.settings import settings_from_env
 from tests.harness.populate import plan_from
-from tests.hooks import wire
 
 SIZES = (200, 2_000, 10_000)
 TAGS = ("1.0.0", "1.1.0", "2.0.0")
@@ -52,20 +50,11 @@ def settle(proxy: ProxyProcess, spec: dict[str, Any]) -> tuple[int, int, str]:
     settings = product_settings(
         proxy, scan_deadline=settings_from_env(os.environ).registry.scan_deadline
     )
-    status: dict[str, Any] | None = None
-    observed: dict[str, dict[str, Any]] = {}
-    parent = wire.source(SOURCE, spec)
-    state, calls = "Progressing", 0
-    while state == "Progressing" and calls < MAX_CALLS:
+    source, calls = PlayedSource(spec, settings), 0
+    while source.state == "Progressing" and calls < MAX_CALLS:
         calls += 1
-        result = sync_once(spec, settings, status=status, children=observed)
-        status = dict(result.response.status)
-        state = status["status"]
-        for serial, child in enumerate(result.response.children, start=len(observed)):
-            name = child["metadata"]["name"]
-            if name not in observed:
-                observed[name] = wire.observed_child(child, parent, serial)
-    return calls, len(observed), state
+        source.sync()
+    return calls, len(source.observed), source.state
 
 
 def peak_mib(proxy: ProxyProcess, spec: dict[str, Any]) -> float:

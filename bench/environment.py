@@ -12,6 +12,7 @@ import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -102,3 +103,33 @@ def sync_once(
         now=now or datetime.now(UTC),
         operator_namespace=NAMESPACE,
     )
+
+
+@dataclass
+class PlayedSource:
+    """A source synced call after call as Metacontroller would: each answer's status goes back
+    into the parent, and its new children into the observed ones (as the API server holds them)."""
+
+    spec: dict[str, Any]
+    settings: RegistrySettings
+    status: dict[str, Any] | None = None
+    observed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parent: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parent = wire.source(SOURCE, self.spec)
+
+    @property
+    def state(self) -> str:
+        """The status of the last answer; Progressing before the first."""
+        return str(self.status["status"]) if self.status is not None else "Progressing"
+
+    def sync(self) -> SyncResult:
+        """One call of the sync hook, its answer written back."""
+        result = sync_once(self.spec, self.settings, status=self.status, children=self.observed)
+        self.status = dict(result.response.status)
+        for serial, child in enumerate(result.response.children, start=len(self.observed)):
+            name = child["metadata"]["name"]
+            if name not in self.observed:
+                self.observed[name] = wire.observed_child(child, self.parent, serial)
+        return result
