@@ -27,3 +27,10 @@ def test_the_server_keeps_idle_connections_longer_than_metacontroller(tmp_path: 
     request sent as the server closes it fails."""
     config = printed_config({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
     assert int(config["keepalive"]) > METACONTROLLER_IDLE_SECONDS
+
+
+def test_gunicorn_builds_no_access_lines(tmp_path: Path) -> None:
+    """The app logs each hook call itself; gunicorn's logger would build every request's access
+    fields for a line the logging configuration then drops (hooks/gunicorn_config.py)."""
+    config = printed_config({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert "NoAccessLogger" in config["logger_class"]
