@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from hooks.reference import DOCKER_HUB, InvalidReferenceError, parse_registry
 
@@ -94,11 +95,14 @@ def parse_spec(raw: object) -> SourceSpec:
     )
 
 
+@lru_cache(maxsize=256)
 def parse_duration(text: str) -> float:
     """A Go duration (`time.ParseDuration`: `1h`, `2h30m`, `1.5h`, `-5m`, `0`) in seconds.
 
     Raises ValueError on anything Go would reject, including durations beyond Go's range
-    (about 292 years).
+    (about 292 years). Exact arithmetic makes it cost a few Fractions a call, and every sync
+    reads its source's interval: the last 256 distinct durations are remembered (a rejected
+    one is not, it raises).
     """
     body = text
     negative = body[:1] == "-"
