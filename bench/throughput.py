@@ -6,12 +6,13 @@ generator, so the client costs little of the shared CPU) posts the same gated sy
 children over kept-alive connections on 127.0.0.1 for a fixed time. Metacontroller's default is
 5 sync workers per controller; 16 connections saturate the service. Reported: requests per
 second, p50/p95/p99 latency and errors (any non-200 counts), and the cores each hook worker
-kept busy: wrk's connections are kept alive, and gunicorn's gthread workers keep the connections
-they accepted, so at 5 connections one worker may hold all of them while the other idles; a last
-row loads one worker alone (and the floor with one), a share that race does not move. The
-baseline, loaded the same way in the same run: the floor of bench/floor.py (gunicorn as
-deployed reading the body and writing an answer of the hook's size, no hook code); the hook's
-rate is given as a share of the floor's.
+kept busy: wrk's connections are kept alive, gunicorn's gthread workers keep the connections
+they accepted, and each worker has a listening socket of its own over which the kernel spreads
+connections by their addresses (reuse_port), so at 5 connections the split between the two
+workers is chance (all five on one of them in 1 run of 16); a last row loads one worker alone
+(and the floor with one), a share no split moves. The baseline, loaded the same way in the
+same run: the floor of bench/floor.py (gunicorn as deployed reading the body and writing an
+answer of the hook's size, no hook code); the hook's rate is given as a share of the floor's.
 
 Run: .venv/bin/python -m bench.throughput   (needs wrk: apt-get install wrk)
 """
@@ -35,7 +36,7 @@ from bench.servers import Gunicorn
 
 CHILDREN = 100
 # (workers, connections): the deployed workers at Metacontroller's 5 connections and at 16, and
-# one worker at 16, whose share of the floor no accept race between workers moves.
+# one worker at 16, whose share of the floor no split of connections between workers moves.
 LOADS: tuple[tuple[int | None, tuple[int, ...]], ...] = ((None, (5, 16)), (1, (16,)))
 SECONDS = 10
 SCRIPT = Path(__file__).with_name("post_body.lua")

@@ -41,6 +41,13 @@ _deadline = _settings.registry.scan_deadline
 
 bind = os.environ.get("AIM_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("AIM_WORKERS", "2"))
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+# connections over them. Metacontroller keeps a few connections alive and opens them in a
+# burst; on one shared socket the worker that won the first accept usually took them all and
+# kept them (a gthread worker keeps what it accepts), while the other worker idled: 4 runs of 6
+# at 5 connections, half the pod's throughput (bench/README.md). The cost: connections waiting
+# in a worker's backlog when it stops are reset, where a shared socket left them to the others.
+reuse_port = True
 worker_class = "gthread"
 # Scans take at most threads - 1 of them (hooks/app.py), so a probe always finds one.
 threads = _settings.threads

@@ -6,9 +6,11 @@ workers that are gone; stderr holds nothing but JSON lines, and never a credenti
 """
 
 import base64
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -251,3 +253,46 @@ def test_a_large_sync_reuses_the_pages_of_the_one_before(service: Service) -> No
         faulted = sum(minor_faults(pid) - count for pid, count in before.items())
     buffer_pages = (len(body) + len(answer.content)) // 4096
     assert faulted / 5 < buffer_pages
+
+
+def accepted_from(pid: int, port: int, peers: set[int]) -> int:
+    """How many of the connections from local ports `peers` to `port` process `pid` has accepted
+    (its socket descriptors matched against /proc/net/tcp: ports, state 01, inode)."""
+    inodes = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(descriptor)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    held = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local = int(fields[1].rsplit(":", 1)[1], 16)
+        remote = int(fields[2].rsplit(":", 1)[1], 16)
+        if local == port and remote in peers and fields[3] == "01" and fields[9] in inodes:
+            held += 1
+    return held
+
+
+def test_connections_opened_together_are_spread_over_the_workers(service: Service) -> None:
+    """Metacontroller opens its few kept-alive connections in a burst, and a gthread worker
+    keeps the connections it accepts. Each worker listens on a socket of its own (gunicorn's
+    reuse_port) and the kernel spreads connections by their addresses; on one shared socket the
+    first worker to wake accepted the whole burst (5 of 5, five runs of five, bench/README.md).
+    Sixteen connections all landing on one of two sockets by hash is a chance of 2 in 65,536."""
+    port = int(service.url.rsplit(":", 1)[1])
+    burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    peers = {connection.getsockname()[1] for connection in burst}
+    try:
+        held: dict[int, int] = {}
+
+        def all_accepted() -> bool:
+            held.update({pid: accepted_from(pid, port, peers) for pid in service.workers()})
+            return sum(held.values()) == 16
+
+        wait_for(all_accepted, "every connection accepted")
+    finally:
+        for connection in burst:
+            connection.close()
+    assert len(held) == 2
+    assert all(count > 0 for count in held.values()), held

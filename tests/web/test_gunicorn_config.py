@@ -34,3 +34,9 @@ def test_gunicorn_builds_no_access_lines(tmp_path: Path) -> None:
     fields for a line the logging configuration then drops (hooks/gunicorn_config.py)."""
     config = printed_config({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
     assert "NoAccessLogger" in config["logger_class"]
+
+
+def test_each_worker_listens_on_a_socket_of_its_own(tmp_path: Path) -> None:
+    """SO_REUSEPORT: the kernel, not an accept race, spreads connections over the workers."""
+    config = printed_config({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert config["reuse_port"] == "True"
