@@ -47,7 +47,9 @@ workers = int(os.environ.get("AIM_WORKERS", "2"))
 # kept them (a gthread worker keeps what it accepts), while the other worker idled: 4 runs of 6
 # at 5 connections, half the pod's throughput (bench/README.md). The cost: connections waiting
 # in a worker's backlog when it stops are reset, where a shared socket left them to the others.
-reuse_port = True
+# Only a TCP address is shared that way: each worker would remove a Unix socket's path to bind
+# its own, and an inherited descriptor (fd://) cannot be opened again.
+reuse_port = not bind.startswith(("unix:", "fd://"))
 worker_class = "gthread"
 # Scans take at most threads - 1 of them (hooks/app.py), so a probe always finds one.
 threads = _settings.threads

@@ -40,3 +40,11 @@ def test_each_worker_listens_on_a_socket_of_its_own(tmp_path: Path) -> None:
     """SO_REUSEPORT: the kernel, not an accept race, spreads connections over the workers."""
     config = printed_config({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
     assert config["reuse_port"] == "True"
+
+
+def test_a_unix_socket_stays_one_socket_shared_by_the_workers(tmp_path: Path) -> None:
+    """Each worker binding its own would remove the path of the one bound before it."""
+    config = printed_config(
+        {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "AIM_BIND": f"unix:{tmp_path}/hooks.sock"}
+    )
+    assert config["reuse_port"] == "False"
