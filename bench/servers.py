@@ -21,6 +21,7 @@ from tests.harness.processes import (
     child_pids,
     gunicorn_command,
     stop_process,
+    wait_for_listeners,
     wait_until_healthy,
 )
 
@@ -69,6 +70,9 @@ class Gunicorn(LoopbackServer):
             )
         try:
             wait_until_healthy(self._process, self.url, _READY_TIMEOUT, self._log.read_text)
+            # Each worker listens on a socket of its own and the first one up answers /healthz;
+            # by then gunicorn has forked them all (it imports the app in each after the fork).
+            wait_for_listeners(self.port, len(self.worker_pids()), _READY_TIMEOUT)
         except ServiceNotReady:
             self.stop()
             raise

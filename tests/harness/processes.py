@@ -1,13 +1,17 @@
 """Child processes the tests and benchmarks run (gunicorn, docker-registry): waiting until the
-hook service is healthy, finding its workers, and stopping a child as its supervisor would.
+hook service is healthy and every worker listens, finding its workers and the connections they
+hold, and stopping a child as its supervisor would.
 """
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -109,3 +113,59 @@ def child_pids(parent: int) -> list[int]:
         if fields[0] != "Z" and int(fields[1]) == parent:
             pids.append(int(stat.parent.name))
     return sorted(pids)
+
+
+@dataclass(frozen=True)
+class TcpSocket:
+    """One IPv4 TCP socket of this network namespace, as /proc/net/tcp lists it."""
+
+    local_port: int
+    remote_port: int
+    state: str  # the kernel's code: 0A listening, 01 established
+    inode: str
+
+    @property
+    def listening(self) -> bool:
+        return self.state == "0A"
+
+    @property
+    def established(self) -> bool:
+        return self.state == "01"
+
+
+def tcp_sockets() -> list[TcpSocket]:
+    """Every IPv4 TCP socket of this network namespace (the services here bind 127.0.0.1)."""
+    sockets = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        sockets.append(
+            TcpSocket(
+                local_port=int(fields[1].rsplit(":", 1)[1], 16),
+                remote_port=int(fields[2].rsplit(":", 1)[1], 16),
+                state=fields[3],
+                inode=fields[9],
+            )
+        )
+    return sockets
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets process `pid` holds open (its descriptors in /proc)."""
+    inodes = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            target = os.readlink(descriptor)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def wait_for_listeners(port: int, count: int, timeout: float) -> None:
+    """Return once `count` sockets listen on `port`. gunicorn's workers each listen on a socket
+    of their own (hooks/gunicorn_config.py `reuse_port`), and /healthz answers as soon as the
+    first one does: a test or benchmark that loads every worker waits for all of them."""
+    deadline = time.monotonic() + timeout
+    while sum(s.local_port == port and s.listening for s in tcp_sockets()) < count:
+        if time.monotonic() > deadline:
+            raise ServiceNotReady(f"fewer than {count} sockets listen on port {port}")
+        time.sleep(_HEALTH_POLL_SECONDS)

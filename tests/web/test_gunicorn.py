@@ -6,7 +6,6 @@ workers that are gone; stderr holds nothing but JSON lines, and never a credenti
 """
 
 import base64
-import contextlib
 import json
 import os
 import signal
@@ -31,7 +30,10 @@ from tests.harness.populate import plan_from
 from tests.harness.processes import (
     child_pids,
     gunicorn_command,
+    socket_inodes,
     stop_process,
+    tcp_sockets,
+    wait_for_listeners,
     wait_until_healthy,
 )
 from tests.harness.registry import Registry, TokenAuth
@@ -117,6 +119,7 @@ def service(registry_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         )
         try:
             wait_until_healthy(process, served.url, START_TIMEOUT, served.log.read_text)
+            wait_for_listeners(port, 2, START_TIMEOUT)
             yield served
         finally:
             stop_process(process)
@@ -255,25 +258,6 @@ def test_a_large_sync_reuses_the_pages_of_the_one_before(service: Service) -> No
     assert faulted / 5 < buffer_pages
 
 
-def accepted_from(pid: int, port: int, peers: set[int]) -> int:
-    """How many of the connections from local ports `peers` to `port` process `pid` has accepted
-    (its socket descriptors matched against /proc/net/tcp: ports, state 01, inode)."""
-    inodes = set()
-    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            target = os.readlink(descriptor)
-            if target.startswith("socket:["):
-                inodes.add(target[len("socket:[") : -1])
-    held = 0
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local = int(fields[1].rsplit(":", 1)[1], 16)
-        remote = int(fields[2].rsplit(":", 1)[1], 16)
-        if local == port and remote in peers and fields[3] == "01" and fields[9] in inodes:
-            held += 1
-    return held
-
-
 def test_connections_opened_together_are_spread_over_the_workers(service: Service) -> None:
     """Metacontroller opens its few kept-alive connections in a burst, and a gthread worker
     keeps the connections it accepts. Each worker listens on a socket of its own (gunicorn's
@@ -287,7 +271,12 @@ def test_connections_opened_together_are_spread_over_the_workers(service: Servic
         held: dict[int, int] = {}
 
         def all_accepted() -> bool:
-            held.update({pid: accepted_from(pid, port, peers) for pid in service.workers()})
+            burst_inodes = {
+                s.inode
+                for s in tcp_sockets()
+                if s.established and s.local_port == port and s.remote_port in peers
+            }
+            held.update({pid: len(burst_inodes & socket_inodes(pid)) for pid in service.workers()})
             return sum(held.values()) == 16
 
         wait_for(all_accepted, "every connection accepted")
