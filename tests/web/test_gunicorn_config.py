@@ -3,6 +3,8 @@
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.harness.loopback import free_port
 from tests.harness.processes import gunicorn_command
 
@@ -22,24 +24,30 @@ def printed_config(env: dict[str, str]) -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs}
 
 
-def test_the_server_keeps_idle_connections_longer_than_metacontroller(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The configuration as the image runs it (no AIM_* variable set)."""
+    metrics = tmp_path_factory.mktemp("metrics")
+    return printed_config({"PROMETHEUS_MULTIPROC_DIR": str(metrics)})
+
+
+def test_the_server_keeps_idle_connections_longer_than_metacontroller(
+    deployed: dict[str, str],
+) -> None:
     """The client, not the server, must be the one to close an idle connection: otherwise a
     request sent as the server closes it fails."""
-    config = printed_config({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
-    assert int(config["keepalive"]) > METACONTROLLER_IDLE_SECONDS
+    assert int(deployed["keepalive"]) > METACONTROLLER_IDLE_SECONDS
 
 
-def test_gunicorn_builds_no_access_lines(tmp_path: Path) -> None:
+def test_gunicorn_builds_no_access_lines(deployed: dict[str, str]) -> None:
     """The app logs each hook call itself; gunicorn's logger would build every request's access
     fields for a line the logging configuration then drops (hooks/gunicorn_config.py)."""
-    config = printed_config({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
-    assert "NoAccessLogger" in config["logger_class"]
+    assert "NoAccessLogger" in deployed["logger_class"]
 
 
-def test_each_worker_listens_on_a_socket_of_its_own(tmp_path: Path) -> None:
+def test_each_worker_listens_on_a_socket_of_its_own(deployed: dict[str, str]) -> None:
     """SO_REUSEPORT: the kernel, not an accept race, spreads connections over the workers."""
-    config = printed_config({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
-    assert config["reuse_port"] == "True"
+    assert deployed["reuse_port"] == "True"
 
 
 def test_a_unix_socket_stays_one_socket_shared_by_the_workers(tmp_path: Path) -> None:
