@@ -47,6 +47,7 @@ from tests.harness.populate import plan_from
 from tests.harness.processes import (
     child_pids,
     gunicorn_command,
+    open_files,
     stop_process,
     wait_until_healthy,
 )
@@ -104,12 +105,7 @@ def sample_workers(master: int) -> list[WorkerSample]:
         status = dict(
             line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
         )
-        links = []
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
-            except OSError:
-                continue  # closed between listing and reading
+        links = open_files(pid)
         samples.append(
             WorkerSample(
                 pid=pid,

@@ -149,15 +149,21 @@ def tcp_sockets() -> list[TcpSocket]:
     return sockets
 
 
-def socket_inodes(pid: int) -> set[str]:
-    """The inodes of the sockets process `pid` holds open (its descriptors in /proc)."""
-    inodes = set()
+def open_files(pid: int) -> list[str]:
+    """What each descriptor process `pid` holds open points to (`socket:[INODE]` for a socket),
+    from /proc; one closed while they are read is left out."""
+    targets = []
     for descriptor in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):  # closed meanwhile
-            target = os.readlink(descriptor)
-            if target.startswith("socket:["):
-                inodes.add(target[len("socket:[") : -1])
-    return inodes
+        with contextlib.suppress(OSError):
+            targets.append(os.readlink(descriptor))
+    return targets
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets process `pid` holds open."""
+    return {
+        target[len("socket:[") : -1] for target in open_files(pid) if target.startswith("socket:[")
+    }
 
 
 def wait_for_listeners(port: int, count: int, timeout: float) -> None:
