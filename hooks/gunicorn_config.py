@@ -68,7 +68,7 @@ class NoAccessLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type hi
     """gunicorn's logger without access lines. The app writes its own line per hook call and
     none per probe (hooks/app.py), and `logconfig_dict` silences gunicorn.access; but gunicorn
     builds every request's access fields whenever a logging configuration is given, only for the
-    line to be dropped: 5-8% of a worker's Python time under load (bench/README.md)."""
+    line to be dropped: 3-8% of a worker's Python time under load (bench/README.md)."""
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         """No access line: the app logs each hook call itself."""
